@@ -1,0 +1,31 @@
+"""The `gateway` command."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from gateway.errors import ConfigError
+
+
+@click.group()
+def cli() -> None:
+    """Community alert gateway: USSD/SMS alerts routed to child-protection focal points."""
+
+
+def _register() -> None:
+    from gateway.commands import data, run
+
+    for command in (*data.COMMANDS, *run.COMMANDS):
+        cli.add_command(command)
+
+
+def main() -> None:
+    """Run the `gateway` command, turning configuration errors into one clear line."""
+    _register()
+    try:
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        click.echo(f"Configuration error: {exc}", err=True)
+        sys.exit(2)

@@ -1,0 +1,253 @@
+"""The tables: places, focal points, reporters (pseudonyms only), cases, events, outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.db import Base
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum by its value, as a checked string (portable across databases)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Gender(enum.StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+
+
+class Role(enum.StrEnum):
+    CHILD_PROTECTION = "child_protection"
+    CONDUCT = "conduct"
+    ASSISTANCE = "assistance"
+    SERVICES = "services"
+    COORDINATOR = "coordinator"
+    TRIAGE = "triage"
+
+
+class Level(enum.StrEnum):
+    PRIMARY = "primary"
+    BACKUP = "backup"
+
+
+class CaseKind(enum.StrEnum):
+    ALERT = "alert"
+
+
+class Channel(enum.StrEnum):
+    USSD = "ussd"
+    SMS = "sms"
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"  # committed, not yet routed
+    ROUTED = "routed"  # outbox rows created for its recipients
+    UNASSIGNED = "unassigned"  # routed, but nobody covers its place and category
+
+
+class OutboxStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"  # accepted by the provider; delivery_status says what happened next
+    FAILED = "failed"
+    NOT_SENT = "not_sent"  # no provider configured
+
+
+# The violation codes of Primero's MRM module, plus "other".
+CATEGORIES = (
+    "recruitment",
+    "killing",
+    "maiming",
+    "sexual_violence",
+    "abduction",
+    "attack_on_schools",
+    "attack_on_hospitals",
+    "denial_humanitarian_access",
+    "deprivation_liberty",
+    "other",
+)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pcode: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="RESTRICT"), index=True
+    )
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    parent: Mapped[Location | None] = relationship(remote_side=[id])
+
+
+class FocalPoint(Base):
+    __tablename__ = "focal_points"
+    __table_args__ = (UniqueConstraint("phone", "role", name="uq_focal_points_phone_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # A focal point's work phone: staff, not callers, so it is kept to send them alerts.
+    phone: Mapped[str] = mapped_column(String(20))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    gender: Mapped[Gender | None] = mapped_column(_enum(Gender, "gender"))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # ["*"] for all
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    level: Mapped[Level] = mapped_column(_enum(Level, "level"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    locations: Mapped[list[Location]] = relationship(secondary="focal_point_locations")
+
+    def covers_category(self, category: str) -> bool:
+        """Tell whether this focal point receives cases of the category."""
+        return "*" in self.categories or category in self.categories
+
+    @property
+    def language(self) -> str | None:
+        """Return the language their SMS are written in."""
+        return self.languages[0] if self.languages else None
+
+
+class FocalPointLocation(Base):
+    __tablename__ = "focal_point_locations"
+
+    focal_point_id: Mapped[int] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Reporter(Base):
+    __tablename__ = "reporters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # HMAC of the phone number with the server secret: never the number itself.
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    # A digest of the channel's session id: the same USSD session can never make two cases.
+    source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(_enum(CaseKind, "case_kind"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    status: Mapped[CaseStatus] = mapped_column(
+        _enum(CaseStatus, "case_status"), default=CaseStatus.NEW, index=True
+    )
+    category: Mapped[str] = mapped_column(String(40))
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="RESTRICT"), index=True
+    )
+    children: Mapped[str] = mapped_column(String(16), default="unknown")
+    sex: Mapped[str] = mapped_column(String(16), default="unknown")
+    urgent: Mapped[str] = mapped_column(String(16), default="unknown")
+    language: Mapped[str] = mapped_column(String(16))
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reporters.id", ondelete="SET NULL"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    location: Mapped[Location | None] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_urgent(self) -> bool:
+        """Tell whether a child is said to be in danger right now."""
+        return self.urgent == "yes"
+
+
+class CaseEvent(Base):
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint(
+            "case_id", "focal_point_id", "purpose", name="uq_outbox_messages_case_recipient"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    focal_point_id: Mapped[int] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="CASCADE"), index=True
+    )
+    purpose: Mapped[str] = mapped_column(String(32), default="case_alert")
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.QUEUED, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    provider_status_code: Mapped[int | None] = mapped_column(Integer)
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped[Case | None] = relationship()
+    focal_point: Mapped[FocalPoint] = relationship()

@@ -1,0 +1,1 @@
+"""RQ jobs: route cases, send messages, sweep what the queues missed."""
