@@ -1,0 +1,231 @@
+"""The engine that walks flows one caller input at a time, keeping all state in a dict."""
+
+from __future__ import annotations
+
+import copy
+import unicodedata
+from collections.abc import Callable, Collection, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from flows import messages
+from flows.errors import FlowDefinitionError
+from flows.gsm import fold_to_gsm7
+from flows.i18n import Catalogs, autonym
+from flows.model import Flow, PlaceDirectory, Screen, Step, Submission
+from flows.render import BACK_NUMBER, MORE_NUMBER, Menu, fit_end
+
+MAIN_FLOW = "main"
+STATE_VERSION = 1
+Submit = Callable[[Submission], Mapping[str, str]]
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """What picking one numbered line does: kind is lang, option, place or here."""
+
+    kind: str
+    label: str
+    payload: Any
+
+
+def normalize_answer(answer: str) -> str:
+    """Fold keypad input: full-width digits to ASCII, without spaces or '#'."""
+    text = unicodedata.normalize("NFKC", answer)
+    return "".join(ch for ch in text if not ch.isspace() and ch != "#")
+
+
+class Engine:
+    """Walks flow definitions: one call per caller input, state kept by the caller."""
+
+    def __init__(
+        self,
+        flows: dict[str, Flow],
+        catalogs: Catalogs,
+        places: PlaceDirectory,
+        languages: list[str],
+        default_language: str,
+        *,
+        gsm_fold_languages: Collection[str] = ("fr",),
+    ) -> None:
+        if MAIN_FLOW not in flows:
+            raise FlowDefinitionError(f"no {MAIN_FLOW!r} flow: add {MAIN_FLOW}.yaml")
+        if not languages:
+            raise ValueError("at least one language is needed")
+        self.flows = flows
+        self.catalogs = catalogs
+        self.places = places
+        self.languages = list(languages)
+        self.default_language = (
+            default_language if default_language in languages else self.languages[0]
+        )
+        # Languages whose accents outside GSM-7 are replaced (ê -> e) so screens keep 182 chars.
+        self.gsm_fold_languages = frozenset(gsm_fold_languages)
+
+    # Public API ----------------------------------------------------------------------------
+
+    def begin(self, lang: str | None = None) -> tuple[dict, Screen]:
+        """New session: the language choice screen, or (lang known) straight to the main menu."""
+        flow = self.flows[MAIN_FLOW]
+        state: dict[str, Any] = {
+            "v": STATE_VERSION, "lang": None, "flow": flow.name, "step": flow.start,
+            "page": 0, "level": None, "answers": {}, "history": [], "done": False,
+        }
+        start = flow.steps[flow.start]
+        if lang in self.languages and start.type == "language" and start.next:
+            state["lang"] = lang
+            state["step"] = start.next
+        self._enter(state)
+        return state, self._render(state)
+
+    def advance(self, state: dict, answer: str, submit: Submit) -> tuple[dict, Screen]:
+        """Apply one input; return the new state (JSON-serializable dict) and the screen to show."""
+        state = copy.deepcopy(state)
+        if state.get("done"):
+            return state, self._render(state)
+        text = normalize_answer(answer)
+        number = int(text) if text.isdigit() else None
+        menu = self._menu(state)
+        page = menu.clamp(int(state.get("page", 0)))
+        if number == BACK_NUMBER and menu.has_back(page):
+            self._back(state, page)
+        elif number == MORE_NUMBER and menu.has_more(page):
+            state["page"] = page + 1
+        elif number is not None and (index := menu.choose(page, number)) is not None:
+            self._apply(state, self._choices(state)[index], submit)
+        else:
+            return state, self._render(state, hint=True, menu=menu)
+        return state, self._render(state)
+
+    def failure(self, lang: str | None) -> Screen:
+        """An END screen, in the language (or default), for when anything goes wrong."""
+        lang = lang if lang in self.languages else self.default_language
+        return Screen(text=fit_end(self._t(lang, messages.FAILURE)), end=True)
+
+    def language_of(self, state: dict) -> str:
+        """Return the caller's language in state, or the default language."""
+        lang = state.get("lang")
+        return lang if lang in self.languages else self.default_language
+
+    # Moving --------------------------------------------------------------------------------
+
+    def _step(self, state: dict) -> Step:
+        return self.flows[state["flow"]].steps[state["step"]]
+
+    def _push(self, state: dict) -> None:
+        """Remember where the caller is, so "0 Back" can return here."""
+        state["history"].append({
+            "flow": state["flow"], "step": state["step"], "level": state["level"],
+            "answers": dict(state["answers"]),
+        })
+
+    def _back(self, state: dict, page: int) -> None:
+        if page > 0:
+            state["page"] = page - 1
+            return
+        previous = state["history"].pop()
+        state.update(previous)
+        state["page"] = 0
+
+    def _goto(self, state: dict, flow: str, step: str, submit: Submit) -> None:
+        state["flow"], state["step"], state["page"] = flow, step, 0
+        self._enter(state)
+        target = self._step(state)
+        if target.type == "end":
+            state["done"] = True
+            state["params"] = {}
+            if target.submit:
+                submission = Submission(
+                    flow=flow, language=self.language_of(state), answers=dict(state["answers"])
+                )
+                state["params"] = {str(k): str(v) for k, v in submit(submission).items()}
+
+    def _enter(self, state: dict) -> None:
+        """Prepare a step being entered: a location step starts at the top of the hierarchy."""
+        if self._step(state).type == "location":
+            top = self.places.children(None)
+            single = len(top) == 1 and top[0].has_children
+            state["level"] = top[0].pcode if single else None
+        else:
+            state["level"] = None
+
+    def _apply(self, state: dict, choice: _Choice, submit: Submit) -> None:
+        step = self._step(state)
+        flow, target = state["flow"], step.next
+        # Remember this screen as it was, before the answer, so "0 Back" returns to it.
+        self._push(state)
+        if choice.kind == "lang":
+            state["lang"] = choice.payload
+        elif choice.kind == "option":
+            option = step.options[choice.payload]
+            if step.save and option.has_value:
+                state["answers"][step.save] = option.value
+            if option.flow:
+                flow, target = option.flow, self.flows[option.flow].start
+            elif option.next:
+                target = option.next
+        elif choice.kind == "place":
+            place = self.places.get(choice.payload)
+            if place is not None and place.has_children:
+                state["level"], state["page"] = place.pcode, 0
+                return
+            state["answers"][step.save or "location"] = choice.payload
+        elif choice.kind == "here":
+            state["answers"][step.save or "location"] = choice.payload
+        assert target is not None  # guaranteed by the loader
+        self._goto(state, flow, target, submit)
+
+    # Screens -------------------------------------------------------------------------------
+
+    def _t(self, lang: str, msgid: str, **params: object) -> str:
+        text = self.catalogs.gettext(lang, msgid, **params)
+        return fold_to_gsm7(text) if lang in self.gsm_fold_languages else text
+
+    def _choices(self, state: dict) -> list[_Choice]:
+        """List what each line of the current step does: options first, then pinned ones."""
+        step, lang = self._step(state), self.language_of(state)
+        if step.type == "language":
+            return [_Choice("lang", autonym(code), code) for code in self.languages]
+        if step.type == "menu":
+            return [
+                _Choice("option", self._t(lang, option.label), i)
+                for i, option in enumerate(step.options)
+            ]
+        if step.type == "location":
+            level = state.get("level")
+            choices = [
+                _Choice("place", place.name, place.pcode)
+                for place in self.places.children(level)
+            ]
+            current = self.places.get(level) if level else None
+            if current is None:
+                choices.append(_Choice("here", self._t(lang, messages.DONT_KNOW_PLACE), None))
+            else:
+                label = self._t(lang, messages.NOT_SURE_IN, place=current.name)
+                choices.append(_Choice("here", label, current.pcode))
+            return choices
+        return []
+
+    def _menu(self, state: dict) -> Menu:
+        step, lang = self._step(state), self.language_of(state)
+        # "Not sure" ends the list of places like every "Don't know": pinning it on each page
+        # would leave no room for the places on 80-character (UCS-2) screens.
+        labels = [choice.label for choice in self._choices(state)]
+        return Menu(
+            header=self._t(lang, step.text) if step.text else "",
+            labels=labels,
+            more=self._t(lang, messages.MORE),
+            back=self._t(lang, messages.BACK),
+            can_back=bool(state["history"]),
+            hint=self._t(lang, messages.HINT),
+        )
+
+    def _render(self, state: dict, hint: bool = False, menu: Menu | None = None) -> Screen:
+        step = self._step(state)
+        if step.type == "end":
+            lang = self.language_of(state)
+            assert step.text is not None
+            text = self._t(lang, step.text, **state.get("params", {}))
+            return Screen(text=fit_end(text), end=True)
+        menu = menu or self._menu(state)
+        return Screen(text=menu.render(int(state.get("page", 0)), hint=hint), end=False)

@@ -1,0 +1,86 @@
+"""The data the engine works with: places, submissions, screens and parsed flows."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+STEP_TYPES = ("language", "menu", "location", "end")
+
+
+@dataclass(frozen=True)
+class Place:
+    """A location from the database, supplied by the gateway."""
+
+    pcode: str
+    name: str
+    has_children: bool
+
+
+class PlaceDirectory(Protocol):
+    """Read access to the location hierarchy."""
+
+    def children(self, pcode: str | None) -> list[Place]:
+        """Return the places directly under pcode (None: top level), sorted by name."""
+        ...
+
+    def get(self, pcode: str) -> Place | None:
+        """Return the place with this pcode, or None."""
+        ...
+
+
+@dataclass(frozen=True)
+class Submission:
+    """What a flow hands to the gateway when the caller confirms."""
+
+    flow: str
+    language: str
+    answers: dict[str, str | None]
+
+
+@dataclass(frozen=True)
+class Screen:
+    """One USSD screen: translated text that is guaranteed to fit, and whether it ends."""
+
+    text: str
+    end: bool
+
+    def ussd(self) -> str:
+        """Return the answer body for the USSD provider, with its CON/END prefix."""
+        return ("END " if self.end else "CON ") + self.text
+
+
+@dataclass(frozen=True)
+class Option:
+    """One numbered choice of a menu step, as written in a flow file."""
+
+    label: str
+    value: str | None = None
+    has_value: bool = False
+    next: str | None = None
+    flow: str | None = None
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step of a flow, as written in a flow file."""
+
+    name: str
+    type: str
+    text: str | None = None
+    save: str | None = None
+    next: str | None = None
+    submit: bool = False
+    options: tuple[Option, ...] = ()
+    line: int = 0
+
+
+@dataclass(frozen=True)
+class Flow:
+    """A parsed flow: its name (the file name), its first step and its steps."""
+
+    name: str
+    start: str
+    steps: dict[str, Step] = field(default_factory=dict)
+    path: str = ""
