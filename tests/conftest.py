@@ -19,7 +19,7 @@ from flask import Flask, Request, Response, json
 from flask.testing import FlaskClient
 from redis import Redis
 from rq import SimpleWorker
-from sqlalchemy import text
+from sqlalchemy import text, update
 from werkzeug.serving import make_server
 
 from gateway import create_app, db
@@ -201,17 +201,21 @@ def make_app(
     redis_connection.flushdb()
     yield factory
     redis_connection.flushdb()
-    if built:
-        empty_tables(built[0])
     for app in built:
         db.get_engine(app).dispose()
+    empty_tables(schema)
 
 
-def empty_tables(app: Flask) -> None:
-    engine = db.get_engine(app)
+def empty_tables(database_url: str) -> None:
+    from gateway.models import Location
+
+    engine = db.make_engine(database_url)
     with engine.begin() as conn:
+        # Locations refer to their parents (ON DELETE RESTRICT): unlink them first.
+        conn.execute(update(Location).values(parent_id=None))
         for table in reversed(db.Base.metadata.sorted_tables):
             conn.execute(table.delete())
+    engine.dispose()
 
 
 @pytest.fixture

@@ -1,0 +1,113 @@
+"""Loading deployment data: locations, focal points, and the demo deployment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from importlib import resources
+from typing import IO, NoReturn
+
+import click
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from gateway import create_app
+from gateway.db import get_engine, session_scope
+from gateway.imports import ImportFailed, ImportReport, import_focal_points, import_locations
+from gateway.migrate import upgrade
+
+Importer = Callable[[Session, IO[bytes]], ImportReport]
+
+# Africa's Talking's sandbox username: messages sent there never reach a real phone.
+SANDBOX_USERNAME = "sandbox"
+
+
+@contextmanager
+def _database() -> Iterator[tuple[Flask, Session]]:
+    """Build the app from the environment, migrate its database and open a session."""
+    app = create_app()
+    upgrade(app)
+    try:
+        with session_scope(app) as session:
+            yield app, session
+    finally:
+        get_engine(app).dispose()
+
+
+def _fail(name: str, error: ImportFailed) -> NoReturn:
+    """Print every bad row of the file to stderr and exit 1."""
+    click.echo(f"{name}: {error}", err=True)
+    raise SystemExit(1)
+
+
+def _import_one(file: IO[bytes], importer: Importer, singular: str, plural: str) -> None:
+    with _database() as (_app, session):
+        try:
+            report = importer(session, file)
+        except ImportFailed as error:
+            _fail(file.name, error)
+        session.commit()
+    click.echo(report.summary(singular, plural))
+
+
+@click.group()
+def locations() -> None:
+    """Manage the location hierarchy (p-codes)."""
+
+
+@locations.command("import")
+@click.argument("file", type=click.File("rb"))
+def import_locations_command(file: IO[bytes]) -> None:
+    """Create or update locations from a CSV file: pcode,name,parent_pcode."""
+    _import_one(file, import_locations, "location", "locations")
+
+
+@click.group("focal-points")
+def focal_points() -> None:
+    """Manage the focal points who receive cases."""
+
+
+@focal_points.command("import")
+@click.argument("file", type=click.File("rb"))
+def import_focal_points_command(file: IO[bytes]) -> None:
+    """Create or update focal points from a CSV file (see README for the columns)."""
+    _import_one(file, import_focal_points, "focal point", "focal points")
+
+
+@click.command("seed-demo", short_help="Load a small demo deployment (safe to run twice).")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Load the demo even though Africa's Talking credentials are set.",
+)
+def seed_demo(force: bool) -> None:
+    """Load a small demo deployment of the Central African Republic (safe to run twice)."""
+    demo = resources.files("gateway") / "demo"
+    with _database() as (app, session):
+        username = app.config.get("AT_USERNAME")
+        if username and username != SANDBOX_USERNAME and not force:
+            # The demo numbers are made up but could belong to someone: never text them for real.
+            click.echo(
+                "Africa's Talking credentials are set: the demo focal points' made-up numbers "
+                "could reach real people. Unset AT_USERNAME/AT_API_KEY, use the sandbox, "
+                "or pass --force.",
+                err=True,
+            )
+            raise SystemExit(1)
+        summaries = []
+        for filename, importer, singular, plural in (
+            ("locations.csv", import_locations, "location", "locations"),
+            ("focal_points.csv", import_focal_points, "focal point", "focal points"),
+        ):
+            with (demo / filename).open("rb") as file:
+                try:
+                    report = importer(session, file)
+                except ImportFailed as error:
+                    _fail(f"demo/{filename}", error)
+            summaries.append(report.summary(singular, plural))
+        session.commit()
+    for line in summaries:
+        click.echo(line)
+
+
+COMMANDS = [locations, focal_points, seed_demo]
