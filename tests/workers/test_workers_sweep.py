@@ -1,0 +1,205 @@
+"""The sweep queues again what the queues lost and closes sends that were cut off."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+from flask import Flask
+from rq.job import Job
+
+from gateway.models import CaseStatus, OutboxStatus, utcnow
+from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
+from tests.workers.factories import (
+    add_case,
+    add_focal_point,
+    add_outbox,
+    add_places,
+    case_of,
+    closed_port_redis,
+    outbox,
+    work,
+)
+from workers import queues
+from workers.enqueue import enqueue_route, enqueue_send
+from workers.sweep import SWEEP_LOCK, schedule_sweeps, sweep
+
+
+def ouaka(app: Flask) -> int:
+    add_places(app)
+    return add_focal_point(app, "Ouaka", "+23670000011", ["CF52"])
+
+
+def run_sweep(app: Flask, **kwargs: float) -> dict[str, int]:
+    with app.app_context():
+        return sweep(**kwargs)
+
+
+def minutes_ago(minutes: float) -> object:
+    return utcnow() - timedelta(minutes=minutes)
+
+
+def test_a_new_case_without_a_job_gets_routed(app: Flask, at_api: StandInAPI) -> None:
+    ouaka(app)
+    lost = add_case(app, "CF521", created_at=minutes_ago(1))  # type: ignore[arg-type]
+    fresh = add_case(app, "CF521")  # its job may still be on its way: left to it
+
+    counts = run_sweep(app)
+    assert counts == {"cases": 1, "queued": 0, "retrying": 0, "interrupted": 0}
+    assert run_sweep(app)["cases"] == 0  # its routing job is queued: not queued twice
+    work(app)
+
+    assert case_of(app, lost).status == CaseStatus.ROUTED
+    assert case_of(app, fresh).status == CaseStatus.NEW
+    [sms] = at_api.messages
+    assert case_of(app, lost).reference in sms["form"]["message"]
+
+
+def test_a_new_case_whose_job_is_queued_is_not_queued_again(app: Flask) -> None:
+    ouaka(app)
+    case_id = add_case(app, "CF521", created_at=minutes_ago(1))  # type: ignore[arg-type]
+    assert enqueue_route(case_id, True, app)
+    assert run_sweep(app)["cases"] == 0
+    assert app.extensions["queues"][queues.URGENT].count == 1
+
+
+def test_a_stuck_sending_row_fails_and_is_not_resent(app: Flask, at_api: StandInAPI) -> None:
+    focal_point_id = ouaka(app)
+    case_id = add_case(app, "CF521", status=CaseStatus.ROUTED)
+    stuck = add_outbox(
+        app, case_id, focal_point_id, status=OutboxStatus.SENDING, attempts=1,
+        updated_at=minutes_ago(11),  # type: ignore[arg-type]
+    )
+    other = add_case(app, "CF522", status=CaseStatus.ROUTED)
+    busy = add_outbox(app, other, focal_point_id, status=OutboxStatus.SENDING, attempts=1)
+
+    assert run_sweep(app)["interrupted"] == 1
+    work(app)
+    assert run_sweep(app)["interrupted"] == 0
+
+    rows = {row.id: row for row in outbox(app)}
+    assert rows[stuck].status == OutboxStatus.FAILED
+    assert rows[stuck].last_error == "interrupted while sending: delivery unknown"
+    assert rows[busy].status == OutboxStatus.SENDING  # still within its time
+    assert at_api.messages == []
+    [failed] = [e for e in case_of(app, case_id).events if e.kind == "sms_failed"]
+    assert failed.detail["outbox_id"] == stuck
+
+
+def test_a_queued_row_whose_job_is_lost_is_sent(app: Flask, at_api: StandInAPI) -> None:
+    focal_point_id = ouaka(app)
+    case_id = add_case(app, "CF521", status=CaseStatus.ROUTED)
+    lost = add_outbox(app, case_id, focal_point_id, updated_at=minutes_ago(2))  # type: ignore[arg-type]
+    other = add_case(app, "CF522", status=CaseStatus.ROUTED)
+    waiting = add_outbox(app, other, focal_point_id, updated_at=minutes_ago(2))  # type: ignore[arg-type]
+    assert enqueue_send(waiting, False, app)  # its job is there
+
+    assert run_sweep(app)["queued"] == 1
+    assert run_sweep(app)["queued"] == 0
+    work(app)
+    assert len(at_api.messages) == 2
+    assert {row.id: row.status for row in outbox(app)} == {
+        lost: OutboxStatus.SENT, waiting: OutboxStatus.SENT,
+    }
+
+
+def test_a_retrying_row_whose_retry_vanished_is_sent_once_due(
+    make_app: Callable[..., Flask], at_api: StandInAPI
+) -> None:
+    app = make_app(
+        AT_USERNAME=AT_USERNAME, AT_API_KEY=AT_API_KEY, AT_API_URL=at_api.url,
+        SEND_RETRY_DELAYS=[60.0, 600.0],
+    )
+    focal_point_id = ouaka(app)
+    case_id = add_case(app, "CF521", status=CaseStatus.ROUTED)
+    due = add_outbox(
+        app, case_id, focal_point_id, status=OutboxStatus.RETRYING, attempts=1,
+        updated_at=minutes_ago(2),  # type: ignore[arg-type]
+    )
+    other = add_case(app, "CF522", status=CaseStatus.ROUTED)
+    not_due = add_outbox(
+        app, other, focal_point_id, status=OutboxStatus.RETRYING, attempts=2,
+        updated_at=minutes_ago(2),  # type: ignore[arg-type]  # its delay is 10 minutes
+    )
+
+    assert run_sweep(app)["retrying"] == 1
+    assert run_sweep(app)["retrying"] == 0  # its job is queued now
+    assert Job.exists(f"send-{due}-1", connection=app.extensions["redis"])
+    work(app)
+    assert len(at_api.messages) == 1
+    rows = {row.id: row for row in outbox(app)}
+    assert rows[due].status == OutboxStatus.SENT and rows[due].attempts == 2
+    assert rows[not_due].status == OutboxStatus.RETRYING
+
+
+def test_a_scheduled_retry_is_left_to_the_scheduler(
+    make_app: Callable[..., Flask], at_api: StandInAPI
+) -> None:
+    app = make_app(
+        AT_USERNAME=AT_USERNAME, AT_API_KEY=AT_API_KEY, AT_API_URL=at_api.url,
+        SEND_RETRY_DELAYS=[0.1],
+    )
+    focal_point_id = ouaka(app)
+    case_id = add_case(app, "CF521", status=CaseStatus.ROUTED)
+    row_id = add_outbox(
+        app, case_id, focal_point_id, status=OutboxStatus.RETRYING, attempts=1,
+        updated_at=minutes_ago(1),  # type: ignore[arg-type]
+    )
+    assert enqueue_send(row_id, False, app, delay=3600, attempt=1)
+    assert run_sweep(app)["retrying"] == 0
+
+
+def test_schedule_sweeps_queues_one_sweep_per_interval_and_stops(
+    make_app: Callable[..., Flask],
+) -> None:
+    app = make_app(SWEEP_INTERVAL=1)
+    ouaka(app)
+    case_id = add_case(app, "CF521", created_at=minutes_ago(1))  # type: ignore[arg-type]
+    stop = threading.Event()
+    # Two worker processes' loops: one sweep per interval between them.
+    loops = [
+        threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True) for _ in range(2)
+    ]
+    for loop in loops:
+        loop.start()
+    maintenance = app.extensions["queues"][queues.MAINTENANCE]
+    deadline = time.monotonic() + 5
+    while maintenance.count == 0 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(0.3)
+    assert maintenance.count == 1
+    [job_id] = maintenance.job_ids
+    assert job_id.startswith("sweep-") and job_id[len("sweep-"):].isdigit()
+    assert app.extensions["redis"].ttl(SWEEP_LOCK) <= 1
+
+    started = time.monotonic()
+    stop.set()
+    for loop in loops:
+        loop.join(timeout=3)
+    assert not any(loop.is_alive() for loop in loops)
+    assert time.monotonic() - started < 1.5
+
+    work(app)  # the sweep job runs, then the routing it queued
+    assert case_of(app, case_id).status == CaseStatus.ROUTED
+
+
+def test_schedule_sweeps_survives_redis_being_down(
+    make_app: Callable[..., Flask], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING)
+    app = make_app(SWEEP_INTERVAL=1, redis=closed_port_redis())
+    stop = threading.Event()
+    loop = threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True)
+    loop.start()
+    deadline = time.monotonic() + 8
+    while caplog.text.count("Redis refused") < 2 and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert loop.is_alive()  # it kept looping
+    stop.set()
+    loop.join(timeout=3)
+    assert not loop.is_alive()
+    assert caplog.text.count("sweep not scheduled, Redis refused: ConnectionError") >= 2

@@ -1,0 +1,72 @@
+"""The routing job: one outbox row per recipient of a case, then one send job per row."""
+
+from __future__ import annotations
+
+import logging
+
+from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
+
+from gateway.db import session_scope
+from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, utcnow
+from gateway.routing import recipients_for
+from workers.enqueue import enqueue_send
+
+log = logging.getLogger(__name__)
+
+CASE_ALERT = "case_alert"
+
+
+def route_case(case_id: int) -> None:
+    """Route a new case to its focal points and queue their SMS; safe to run twice."""
+    with session_scope() as session:
+        case = session.get(Case, case_id)
+        if case is None or case.status != CaseStatus.NEW:
+            return
+        urgent = case.is_urgent
+        recipients = recipients_for(session, case)
+        status = CaseStatus.ROUTED if recipients else CaseStatus.UNASSIGNED
+        # Only the run that moves the case out of NEW goes on: a concurrent run waits for
+        # this row's lock, finds the status changed and stops here.
+        claimed = session.execute(
+            update(Case)
+            .where(Case.id == case_id, Case.status == CaseStatus.NEW)
+            .values(status=status, routed_at=utcnow())
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if claimed != 1:
+            session.rollback()
+            return
+        rows = [
+            OutboxMessage(
+                case_id=case_id, focal_point_id=fp.id, purpose=CASE_ALERT, urgent=urgent
+            )
+            for fp in recipients
+        ]
+        session.add_all(rows)
+        ids = [fp.id for fp in recipients]
+        session.add(CaseEvent(case_id=case_id, kind="routed", detail={"focal_point_ids": ids}))
+        if not recipients:
+            session.add(
+                CaseEvent(
+                    case_id=case_id,
+                    kind="no_recipient",
+                    detail={"category": case.category, "location_id": case.location_id},
+                )
+            )
+        try:
+            session.commit()
+        except IntegrityError:
+            # Rows for this case already exist: another run routed it.
+            session.rollback()
+            log.info("case %s already routed by another run", case_id)
+            return
+        outbox_ids = [row.id for row in rows]
+
+    if not recipients:
+        log.warning("case %s unassigned: nobody covers its place and category", case_id)
+        return
+    log.info("case %s routed to %d focal point(s)", case_id, len(outbox_ids))
+    for outbox_id in outbox_ids:
+        # If Redis refuses, the row stays QUEUED and the sweep queues it again.
+        enqueue_send(outbox_id, urgent)
