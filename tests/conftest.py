@@ -230,10 +230,10 @@ def client(app: Flask) -> FlaskClient:
 
 
 @pytest.fixture
-def run_jobs(app: Flask) -> Callable[[], int]:
+def run_jobs(app: Flask) -> Callable[..., None]:
     """Run every queued job to completion in this process, as a worker would."""
 
-    def run(target: Flask | None = None) -> int:
+    def run(target: Flask | None = None) -> None:
         target = target or app
         connection = target.extensions["redis"]
         worker = SimpleWorker(
@@ -241,6 +241,5 @@ def run_jobs(app: Flask) -> Callable[[], int]:
         )
         with target.app_context():
             worker.work(burst=True)
-        return worker.successful_job_count
 
     return run
