@@ -47,6 +47,7 @@ class Engine:
         default_language: str,
         *,
         gsm_fold_languages: Collection[str] = ("fr",),
+        names: Mapping[str, str] | None = None,
     ) -> None:
         if MAIN_FLOW not in flows:
             raise FlowDefinitionError(f"no {MAIN_FLOW!r} flow: add {MAIN_FLOW}.yaml")
@@ -61,6 +62,8 @@ class Engine:
         )
         # Languages whose accents outside GSM-7 are replaced (ê -> e) so screens keep 182 chars.
         self.gsm_fold_languages = frozenset(gsm_fold_languages)
+        # Each language named in itself on the first screen (languages.toml), else a known name.
+        self.names = {code: (names or {}).get(code) or autonym(code) for code in self.languages}
 
     # Public API ----------------------------------------------------------------------------
 
@@ -185,7 +188,7 @@ class Engine:
         """List what each line of the current step does: options first, then pinned ones."""
         step, lang = self._step(state), self.language_of(state)
         if step.type == "language":
-            return [_Choice("lang", autonym(code), code) for code in self.languages]
+            return [_Choice("lang", self.names[code], code) for code in self.languages]
         if step.type == "menu":
             return [
                 _Choice("option", self._t(lang, option.label), i)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import gettext
 import logging
+import tomllib
+from dataclasses import dataclass
 from io import BytesIO
 from pathlib import Path
 
@@ -28,9 +30,47 @@ AUTONYMS = {
 }
 
 
+DEFAULT_PLURAL = "nplurals=2; plural=(n != 1);"
+
+
+@dataclass(frozen=True)
+class Language:
+    """One offered language, as configured in locales/languages.toml."""
+
+    code: str
+    name: str
+    gsm7_fold: bool = False
+    plural: str | None = None
+
+
 def autonym(lang: str) -> str:
     """Return the language's name in itself, or its code when we do not know it."""
     return AUTONYMS.get(lang, lang)
+
+
+def load_languages(locales_dir: str | Path) -> dict[str, Language]:
+    """Read locales/languages.toml: the offered languages, in the order of the first screen."""
+    path = Path(locales_dir) / "languages.toml"
+    if not path.is_file():
+        # A bare folder of catalogs: offer each language that has one, named as we know it.
+        found = sorted(p.parent.parent.name for p in Path(locales_dir).glob("*/LC_MESSAGES/*.po"))
+        return {code: Language(code=code, name=autonym(code)) for code in found}
+    with path.open("rb") as fh:
+        raw = tomllib.load(fh)
+    languages: dict[str, Language] = {}
+    for code, spec in raw.items():
+        if not isinstance(spec, dict) or not isinstance(spec.get("name"), str):
+            raise ValueError(f"{path}: {code} needs a name, as in {code} = {{ name = \"...\" }}")
+        unknown = set(spec) - {"name", "gsm7_fold", "plural"}
+        if unknown:
+            raise ValueError(f"{path}: {code} has unknown keys {sorted(unknown)}")
+        languages[code] = Language(
+            code=code,
+            name=spec["name"],
+            gsm7_fold=bool(spec.get("gsm7_fold", False)),
+            plural=spec.get("plural"),
+        )
+    return languages
 
 
 def N_(msgid: str) -> str:
@@ -41,11 +81,18 @@ def N_(msgid: str) -> str:
 class Catalogs:
     """Gettext catalogs loaded from locales/<lang>/LC_MESSAGES/messages.po."""
 
-    def __init__(self, locales_dir: str | Path, languages: list[str]) -> None:
+    def __init__(
+        self,
+        locales_dir: str | Path,
+        languages: list[str],
+        plurals: dict[str, str] | None = None,
+    ) -> None:
         self._translations: dict[str, gettext.NullTranslations] = {}
         root = Path(locales_dir)
+        plurals = plurals or {}
         for lang in languages:
-            self._translations[lang] = _load(root / lang / "LC_MESSAGES" / "messages.po", lang)
+            path = root / lang / "LC_MESSAGES" / "messages.po"
+            self._translations[lang] = _load(path, lang, plurals.get(lang))
 
     def translations(self, lang: str) -> gettext.NullTranslations:
         """Return the translations of lang (msgids themselves when there is no catalog)."""
@@ -63,9 +110,24 @@ class Catalogs:
             log.warning("bad placeholders in the %s translation of %r", lang, msgid)
             return msgid % params
 
+    def ngettext(
+        self, lang: str, singular: str, plural: str, n: int, **params: object
+    ) -> str:
+        """Translate by the plural rule of lang (English's where CLDR has none) and fill in."""
+        text = self.translations(lang).ngettext(singular, plural, n)
+        values = {"n": n, **params}
+        try:
+            return text % values
+        except (KeyError, ValueError, TypeError):
+            log.warning("bad placeholders in the %s translation of %r", lang, singular)
+            return (singular if n == 1 else plural) % values
 
-def _load(path: Path, lang: str) -> gettext.NullTranslations:
-    """Compile one .po file in memory; a missing file gives the msgids themselves."""
+
+def _load(path: Path, lang: str, plural: str | None = None) -> gettext.NullTranslations:
+    """Compile one .po file in memory; a missing file gives the msgids themselves.
+
+    The plural rule is the configured one, else the catalog's header, else CLDR's, else English's.
+    """
     if not path.is_file():
         log.info("no catalog for %s at %s: using the source messages", lang, path)
         return gettext.NullTranslations()
@@ -76,6 +138,8 @@ def _load(path: Path, lang: str) -> gettext.NullTranslations:
             # A language CLDR does not know (kg, din, lua): read it without locale data.
             fh.seek(0)
             catalog = read_po(fh)
+    if plural:
+        catalog.mime_headers = [("Plural-Forms", plural)]
     buffer = BytesIO()
     write_mo(buffer, catalog, use_fuzzy=False)
     buffer.seek(0)

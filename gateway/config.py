@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from flows.i18n import load_languages
 from gateway.errors import ConfigError
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -44,6 +45,22 @@ def _float_list(name: str, raw: str) -> list[float]:
         raise ConfigError(f"{name} must be a comma-separated list of seconds, got {raw!r}") from exc
 
 
+def _languages(env: Mapping[str, str], locales_dir: str) -> list[str]:
+    """Return the offered languages: GATEWAY_LANGUAGES, else every one in languages.toml."""
+    try:
+        configured = load_languages(locales_dir)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read the languages of {locales_dir}: {exc}") from exc
+    chosen = [code.strip() for code in env.get("GATEWAY_LANGUAGES", "").split(",") if code.strip()]
+    unknown = [code for code in chosen if code not in configured]
+    if unknown:
+        raise ConfigError(
+            f"GATEWAY_LANGUAGES names {', '.join(unknown)}, not in {locales_dir}/languages.toml: "
+            "add a line there (see locales/README.md)"
+        )
+    return chosen or list(configured)
+
+
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the settings from the environment, refusing unsafe combinations."""
     env = os.environ if environ is None else environ
@@ -75,6 +92,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     except ValueError as exc:
         raise ConfigError(f"PORT must be a number, got {env.get('PORT')!r}") from exc
 
+    locales_dir = env.get("GATEWAY_LOCALES_DIR", str(ROOT / "locales"))
+
     at_username = env.get("AT_USERNAME", "").strip()
     at_api_key = env.get("AT_API_KEY", "").strip()
     if bool(at_username) != bool(at_api_key):
@@ -96,12 +115,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AT_SENDER_ID": env.get("AT_SENDER_ID", "").strip() or None,
         "AT_API_URL": env.get("AT_API_URL", "").strip().rstrip("/") or None,
         "DEFAULT_LANGUAGE": env.get("GATEWAY_DEFAULT_LANGUAGE", "fr").strip(),
-        "LANGUAGES": [
-            code.strip()
-            for code in env.get("GATEWAY_LANGUAGES", "fr,en").split(",")
-            if code.strip()
-        ],
-        "LOCALES_DIR": env.get("GATEWAY_LOCALES_DIR", str(ROOT / "locales")),
+        "LANGUAGES": _languages(env, locales_dir),
+        "LOCALES_DIR": locales_dir,
         "USSD_SESSION_TTL": int(env.get("GATEWAY_USSD_SESSION_TTL", "300")),
         "SEND_RETRY_DELAYS": _float_list(
             "GATEWAY_SEND_RETRY_DELAYS", env.get("GATEWAY_SEND_RETRY_DELAYS", "10,60,300,900")

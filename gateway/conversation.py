@@ -5,6 +5,7 @@ from __future__ import annotations
 from flask import Flask, current_app
 
 from flows import Catalogs, Engine, load_flows
+from flows.i18n import load_languages
 from gateway.places import DatabasePlaces
 from gateway.sessions import UssdSessions
 
@@ -14,11 +15,19 @@ def init_app(app: Flask) -> None:
     languages = list(app.config["LANGUAGES"])
     default = app.config["DEFAULT_LANGUAGE"]
     if default not in languages:
-        languages.insert(0, default)
-    catalogs = Catalogs(app.config["LOCALES_DIR"], languages)
+        default = languages[0]
+    configured = load_languages(app.config["LOCALES_DIR"])
+    plurals = {code: lang.plural for code, lang in configured.items() if lang.plural}
+    catalogs = Catalogs(app.config["LOCALES_DIR"], languages, plurals)
     app.extensions["catalogs"] = catalogs
     app.extensions["flow_engine"] = Engine(
-        load_flows(), catalogs, DatabasePlaces(app), languages, default
+        load_flows(),
+        catalogs,
+        DatabasePlaces(app),
+        languages,
+        default,
+        gsm_fold_languages=[code for code, lang in configured.items() if lang.gsm7_fold],
+        names={code: lang.name for code, lang in configured.items()},
     )
     app.extensions["ussd_sessions"] = UssdSessions(
         app.extensions["redis"], app.config["USSD_SESSION_TTL"]

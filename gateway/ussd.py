@@ -14,6 +14,7 @@ from gateway.conversation import get_engine, get_sessions
 from gateway.db import session_scope
 from gateway.models import Channel
 from gateway.privacy import pseudonym
+from gateway.reporters import remember_language, remembered_language
 from gateway.sessions import UssdRecord
 from workers.enqueue import enqueue_route
 
@@ -53,18 +54,24 @@ def _submitter(session_id: str, caller: str) -> Submit:
     return submit
 
 
-def _advance(record: UssdRecord | None, text: str, submit: Submit) -> tuple[dict, Screen]:
+def _advance(
+    record: UssdRecord | None, text: str, caller: str, submit: Submit
+) -> tuple[dict, Screen]:
     engine = get_engine()
     if record is None:
-        state, screen = engine.begin()
+        # A caller who chose a language before goes straight to the main menu.
+        state, screen = engine.begin(remembered_language(caller))
         previous = None
     else:
         state, screen = record.state, Screen(record.screen, record.end)
         previous = record.text
+    chosen = state.get("lang")
     for given in new_inputs(previous, text):
         if screen.end:
             break
         state, screen = engine.advance(state, given, submit)
+    if state.get("lang") and state.get("lang") != chosen:
+        remember_language(caller, state["lang"])
     return state, screen
 
 
@@ -82,7 +89,7 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
                 if text == record.text:
                     # The network sent the same hop again: same screen, no step forward.
                     return Screen(record.screen, record.end)
-            state, screen = _advance(record, text, _submitter(session_id, caller))
+            state, screen = _advance(record, text, caller, _submitter(session_id, caller))
             language = engine.language_of(state)
             record = UssdRecord(state=state, text=text, screen=screen.text, end=screen.end)
             try:
