@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import copy
 import unicodedata
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,6 +33,27 @@ def normalize_answer(answer: str) -> str:
     """Fold keypad input: full-width digits to ASCII, without spaces or '#'."""
     text = unicodedata.normalize("NFKC", answer)
     return "".join(ch for ch in text if not ch.isspace() and ch != "#")
+
+
+def fold_words(text: str) -> str:
+    """Fold text for comparing words: no accents, no case, no punctuation, single spaces."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    kept = "".join(
+        ch if ch.isalnum() else " " for ch in decomposed if not unicodedata.combining(ch)
+    )
+    return " ".join(kept.casefold().split())
+
+
+def match_words(answer: str, labels: Sequence[str]) -> int | None:
+    """Return the index of the label a written answer names (whole label or its first word)."""
+    wanted = fold_words(answer)
+    if not wanted:
+        return None
+    folded = [fold_words(label) for label in labels]
+    if wanted in folded:
+        return folded.index(wanted)
+    firsts = [i for i, label in enumerate(folded) if label.split(" ", 1)[0] == wanted]
+    return firsts[0] if len(firsts) == 1 else None
 
 
 class Engine:
@@ -81,8 +102,13 @@ class Engine:
         self._enter(state)
         return state, self._render(state)
 
-    def advance(self, state: dict, answer: str, submit: Submit) -> tuple[dict, Screen]:
-        """Apply one input; return the new state (JSON-serializable dict) and the screen to show."""
+    def advance(
+        self, state: dict, answer: str, submit: Submit, *, words: bool = False
+    ) -> tuple[dict, Screen]:
+        """Apply one input; return the new state (JSON-serializable dict) and the screen to show.
+
+        With words (SMS), an answer may also name an option in the caller's language ("oui").
+        """
         state = copy.deepcopy(state)
         if state.get("done"):
             return state, self._render(state)
@@ -90,6 +116,11 @@ class Engine:
         number = int(text) if text.isdigit() else None
         menu = self._menu(state)
         page = menu.clamp(int(state.get("page", 0)))
+        if number is None and words:
+            index = match_words(answer, [choice.label for choice in self._choices(state)])
+            if index is not None:
+                self._apply(state, self._choices(state)[index], submit)
+                return state, self._render(state)
         if number == BACK_NUMBER and menu.has_back(page):
             self._back(state, page)
         elif number == MORE_NUMBER and menu.has_more(page):
@@ -180,9 +211,12 @@ class Engine:
 
     # Screens -------------------------------------------------------------------------------
 
-    def _t(self, lang: str, msgid: str, **params: object) -> str:
+    def translate(self, lang: str, msgid: str, **params: object) -> str:
+        """Translate as the caller reads it: folded to GSM-7 where the language asks for it."""
         text = self.catalogs.gettext(lang, msgid, **params)
         return fold_to_gsm7(text) if lang in self.gsm_fold_languages else text
+
+    _t = translate
 
     def _choices(self, state: dict) -> list[_Choice]:
         """List what each line of the current step does: options first, then pinned ones."""

@@ -87,11 +87,18 @@ class Menu:
 
     # Layout --------------------------------------------------------------------------------
 
+    @property
+    def _heads(self) -> tuple[str, ...]:
+        """The first lines a page may have: the question, or the hint in its place.
+
+        A screen without a question (the language choice) is laid out without the hint, which
+        it shows only where it fits: the choice must not need paging for a hint's sake.
+        """
+        return (self.header, self.hint) if self.header else ("",)
+
     def _fits(self, lines: Sequence[str]) -> bool:
         """Tell whether lines fit under the question and under the hint alone."""
-        return all(
-            lines_fit(([head] if head else []) + list(lines)) for head in (self.header, self.hint)
-        )
+        return all(lines_fit(([head] if head else []) + list(lines)) for head in self._heads)
 
     def _nav(self, page: int, more: bool) -> list[str]:
         nav = [f"{MORE_NUMBER} {self.more}"] if more else []
@@ -155,7 +162,7 @@ class Menu:
 
     @cached_property
     def _head_totals(self) -> list[tuple[int, int, int, int]]:
-        return [self._totals([head] if head else []) for head in (self.header, self.hint)]
+        return [self._totals([head] if head else []) for head in self._heads]
 
     @cached_property
     def pages(self) -> list[range]:
@@ -199,9 +206,11 @@ class Menu:
         lines = [self._lines[i] for i in indexes] + self._pinned_lines
         lines += self._nav(page, page < len(self.pages) - 1)
         heads = [self.header] if self.header else []
-        if hint:
-            both = [self.hint, self.header] if self.header else [self.hint]
+        if hint and self.header:
+            both = [self.hint, self.header]
             heads = both if fits_ussd(CON + "\n".join(both + lines)) else [self.hint]
+        elif hint and fits_ussd(CON + "\n".join([self.hint, *lines])):
+            heads = [self.hint]
         return "\n".join(heads + lines)
 
     def choose(self, page: int, number: int) -> int | None:

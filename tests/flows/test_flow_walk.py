@@ -8,12 +8,14 @@ from flowkit import REFERENCE, long_level, numbers, pick
 from flows import Screen
 
 
-def walk(engine, submit, inputs, lang=None):
-    """Begin a session and feed inputs, checking state survives JSON between hops."""
-    state, screen = engine.begin(lang)
+def walk(engine, submit, inputs, lang=None, state=None, words=False):
+    """Begin a session (or go on from state) and feed inputs, state going through JSON."""
+    screen = None
+    if state is None:
+        state, screen = engine.begin(lang)
     for answer in inputs:
         state = json.loads(json.dumps(state))
-        state, screen = engine.advance(state, answer, submit)
+        state, screen = engine.advance(state, answer, submit, words=words)
     return state, screen
 
 
@@ -210,3 +212,22 @@ def test_paging_forty_places(make_engine, submit):
     state, screen = engine.advance(state, "0", submit)
     _, forward = engine.advance(state, "98", submit)
     assert forward == page3 and screen != page3
+
+
+def test_sms_answers_may_name_an_option_in_the_callers_language(engine, submit):
+    state, screen = engine.begin()
+    state, screen = engine.advance(state, "FRANCAIS!", submit, words=True)
+    assert engine.language_of(state) == "fr"
+    state, screen = walk(engine, submit, ["1", "Continuer."], state=state, words=True)
+    assert screen.text.startswith("Qu'est-il arrivé ?")
+    # Accents and case folded, punctuation ignored; a word on its own names its option.
+    state, screen = engine.advance(state, "  Enlevé. ", submit, words=True)
+    assert state["answers"]["category"] == "abduction"
+
+
+def test_words_are_not_answers_on_ussd_or_when_ambiguous(engine, submit):
+    state, _ = walk(engine, submit, ["2", "1", "1"])
+    same, again = engine.advance(state, "enlevé", submit)  # USSD: numbers only
+    assert same == state and again.text.startswith("Choisissez un numéro.")
+    same, again = engine.advance(state, "de", submit, words=True)  # no option is named so
+    assert same == state and again.text.startswith("Choisissez un numéro.")
