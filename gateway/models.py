@@ -61,6 +61,8 @@ class Level(enum.StrEnum):
 
 class CaseKind(enum.StrEnum):
     ALERT = "alert"
+    COMPLAINT = "complaint"  # about the conduct of peacekeepers or aid workers
+    HELP_REQUEST = "help_request"  # a child who left an armed group asks for help
 
 
 class Channel(enum.StrEnum):
@@ -160,6 +162,10 @@ class Reporter(Base):
     # HMAC of the phone number with the server secret: never the number itself.
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
     language: Mapped[str | None] = mapped_column(String(16))
+    # The place of their last report: where "no keyword" SMS of theirs are sent for triage.
+    last_location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="SET NULL")
+    )
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
@@ -187,8 +193,18 @@ class Case(Base):
     reporter_id: Mapped[int | None] = mapped_column(
         ForeignKey("reporters.id", ondelete="SET NULL"), index=True
     )
+    # An SMS that matched no flow, or a one-shot "ALERT <text>": a person reads it and decides.
+    needs_triage: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Saved from a USSD session cut off after the category and place were given.
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Free text written by the reporter (SMS), encrypted (gateway.crypto); never in clear.
+    details: Mapped[str | None] = mapped_column(Text)
+    # The reporter asked for one SMS when the case is followed up (number in Callback).
+    callback_requested: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     location: Mapped[Location | None] = relationship()
     events: Mapped[list[CaseEvent]] = relationship(
@@ -199,6 +215,13 @@ class Case(Base):
     def is_urgent(self) -> bool:
         """Tell whether a child is said to be in danger right now."""
         return self.urgent == "yes"
+
+    @property
+    def follow_up(self) -> str:
+        """Return the only state a reporter may learn: received, followed_up or closed."""
+        if self.closed_at is not None:
+            return "closed"
+        return "followed_up" if self.acknowledged_at is not None else "received"
 
 
 class CaseEvent(Base):
@@ -225,9 +248,16 @@ class OutboxMessage(Base):
     case_id: Mapped[int | None] = mapped_column(
         ForeignKey("cases.id", ondelete="CASCADE"), index=True
     )
-    focal_point_id: Mapped[int] = mapped_column(
+    # The recipient: a focal point, or a reporter whose number is kept encrypted in `recipient`
+    # only until the message is final, then erased.
+    focal_point_id: Mapped[int | None] = mapped_column(
         ForeignKey("focal_points.id", ondelete="CASCADE"), index=True
     )
+    recipient: Mapped[str | None] = mapped_column(Text)
+    # A reporter's message is written when queued (neutral words), kept encrypted until final.
+    body: Mapped[str | None] = mapped_column(Text)
+    # Makes a reporter's message unique (no focal point to key it): at most one per key.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
     purpose: Mapped[str] = mapped_column(String(32), default="case_alert")
     urgent: Mapped[bool] = mapped_column(Boolean, default=False)
     status: Mapped[OutboxStatus] = mapped_column(
@@ -250,4 +280,46 @@ class OutboxMessage(Base):
     delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     case: Mapped[Case | None] = relationship()
-    focal_point: Mapped[FocalPoint] = relationship()
+    focal_point: Mapped[FocalPoint | None] = relationship()
+
+
+class InboundStatus(enum.StrEnum):
+    RECEIVED = "received"  # saved, waiting for its job
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class InboundMessage(Base):
+    """An SMS received, saved before the provider gets its answer; processed by a job."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A digest of the provider's message id: a repeated callback finds the same row.
+    provider_key: Mapped[str] = mapped_column(String(64), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    # The text and the number to answer, encrypted; both erased once no longer needed.
+    body: Mapped[str | None] = mapped_column(Text)
+    reply_to: Mapped[str | None] = mapped_column(Text)
+    network_code: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), default=InboundStatus.RECEIVED, index=True)
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Callback(Base):
+    """A reporter's request for one SMS when their case is followed up: number kept encrypted."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str | None] = mapped_column(Text)  # encrypted; None once erased
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
