@@ -13,10 +13,12 @@ from flows.errors import FlowDefinitionError
 from flows.gsm import fold_to_gsm7
 from flows.i18n import Catalogs, autonym
 from flows.model import Flow, PlaceDirectory, Screen, Step, Submission
-from flows.render import BACK_NUMBER, MORE_NUMBER, Menu, fit_end
+from flows.render import BACK_NUMBER, MORE_NUMBER, Menu, fit_end, option_number
 
 MAIN_FLOW = "main"
 STATE_VERSION = 1
+MAX_DIGITS = 12  # a typed number (a case reference has 6 to 8 digits)
+MAX_TEXT = 480  # free text kept from one SMS answer (three segments)
 Submit = Callable[[Submission], Mapping[str, str]]
 
 
@@ -88,18 +90,25 @@ class Engine:
 
     # Public API ----------------------------------------------------------------------------
 
-    def begin(self, lang: str | None = None) -> tuple[dict, Screen]:
-        """New session: the language choice screen, or (lang known) straight to the main menu."""
-        flow = self.flows[MAIN_FLOW]
+    def begin(
+        self, lang: str | None = None, *, flow: str = MAIN_FLOW, channel: str = "ussd"
+    ) -> tuple[dict, Screen]:
+        """New session: the language choice screen, or (lang known) straight to the main menu.
+
+        SMS keywords start a given flow in the language of the keyword; channel "sms" shows
+        every option of a question in one message instead of screens of 182 characters.
+        """
+        chosen = self.flows[flow]
         state: dict[str, Any] = {
-            "v": STATE_VERSION, "lang": None, "flow": flow.name, "step": flow.start,
-            "page": 0, "level": None, "answers": {}, "history": [], "done": False,
+            "v": STATE_VERSION, "lang": lang if lang in self.languages else None,
+            "flow": chosen.name, "step": chosen.start, "page": 0, "level": None,
+            "answers": {}, "history": [], "done": False, "channel": channel,
         }
-        start = flow.steps[flow.start]
-        if lang in self.languages and start.type == "language" and start.next:
-            state["lang"] = lang
+        start = chosen.steps[chosen.start]
+        if state["lang"] and start.type == "language" and start.next:
             state["step"] = start.next
         self._enter(state)
+        self._pass_over(state, lambda _submission: {})
         return state, self._render(state)
 
     def advance(
@@ -116,6 +125,11 @@ class Engine:
         number = int(text) if text.isdigit() else None
         menu = self._menu(state)
         page = menu.clamp(int(state.get("page", 0)))
+        step = self._step(state)
+        if step.type == "input" and not (
+            number is not None and (number == BACK_NUMBER or menu.choose(page, number) is not None)
+        ):
+            return self._take_input(state, step, answer, submit, menu)
         if number is None and words:
             index = match_words(answer, [choice.label for choice in self._choices(state)])
             if index is not None:
@@ -129,6 +143,24 @@ class Engine:
             self._apply(state, self._choices(state)[index], submit)
         else:
             return state, self._render(state, hint=True, menu=menu)
+        return state, self._render(state)
+
+    def _take_input(
+        self, state: dict, step: Step, answer: str, submit: Submit, menu: Menu
+    ) -> tuple[dict, Screen]:
+        """Save a typed answer (digits or a few words) and go on; anything else: the hint."""
+        if step.accept == "digits":
+            value = normalize_answer(answer)
+            ok = value.isdigit() and len(value) <= MAX_DIGITS
+        else:
+            value = " ".join(answer.split())[:MAX_TEXT]
+            ok = bool(value)
+        if not ok:
+            return state, self._render(state, hint=True, menu=menu)
+        self._push(state)
+        assert step.save is not None and step.next is not None  # guaranteed by the loader
+        state["answers"][step.save] = value
+        self._goto(state, state["flow"], step.next, submit)
         return state, self._render(state)
 
     def failure(self, lang: str | None) -> Screen:
@@ -164,13 +196,25 @@ class Engine:
     def _goto(self, state: dict, flow: str, step: str, submit: Submit) -> None:
         state["flow"], state["step"], state["page"] = flow, step, 0
         self._enter(state)
+        self._pass_over(state, submit)
+
+    def _pass_over(self, state: dict, submit: Submit) -> None:
+        """Skip a step not shown on this channel (free text on USSD); end a flow that ends."""
         target = self._step(state)
+        if target.channels and state.get("channel", "ussd") not in target.channels:
+            assert target.next is not None  # guaranteed by the loader
+            state["step"], state["page"] = target.next, 0
+            self._enter(state)
+            self._pass_over(state, submit)
+            return
         if target.type == "end":
             state["done"] = True
             state["params"] = {}
             if target.submit:
                 submission = Submission(
-                    flow=flow, language=self.language_of(state), answers=dict(state["answers"])
+                    flow=state["flow"],
+                    language=self.language_of(state),
+                    answers=dict(state["answers"]),
                 )
                 state["params"] = {str(k): str(v) for k, v in submit(submission).items()}
 
@@ -223,7 +267,7 @@ class Engine:
         step, lang = self._step(state), self.language_of(state)
         if step.type == "language":
             return [_Choice("lang", self.names[code], code) for code in self.languages]
-        if step.type == "menu":
+        if step.type in ("menu", "input"):
             return [
                 _Choice("option", self._t(lang, option.label), i)
                 for i, option in enumerate(step.options)
@@ -248,6 +292,7 @@ class Engine:
         # "Not sure" ends the list of places like every "Don't know": pinning it on each page
         # would leave no room for the places on 80-character (UCS-2) screens.
         labels = [choice.label for choice in self._choices(state)]
+        numbers = [option.number or option_number(i) for i, option in enumerate(step.options)]
         return Menu(
             header=self._t(lang, step.text) if step.text else "",
             labels=labels,
@@ -255,7 +300,18 @@ class Engine:
             back=self._t(lang, messages.BACK),
             can_back=bool(state["history"]),
             hint=self._t(lang, messages.HINT),
+            numbers=numbers if step.type in ("menu", "input") else (),
         )
+
+    def menu_at(
+        self, flow: str, step: str, lang: str, *, level: str | None = None, can_back: bool = True
+    ) -> Menu:
+        """Build the menu a caller in lang is shown at a step (the flow checker measures it)."""
+        state = {
+            "flow": flow, "step": step, "lang": lang, "level": level, "page": 0,
+            "history": [{}] if can_back else [],
+        }
+        return self._menu(state)
 
     def _render(self, state: dict, hint: bool = False, menu: Menu | None = None) -> Screen:
         step = self._step(state)
@@ -265,4 +321,17 @@ class Engine:
             text = self._t(lang, step.text, **state.get("params", {}))
             return Screen(text=fit_end(text), end=True)
         menu = menu or self._menu(state)
+        if state.get("channel") == "sms":
+            return Screen(text=self._sms_text(state, menu, hint), end=False)
         return Screen(text=menu.render(int(state.get("page", 0)), hint=hint), end=False)
+
+    def _sms_text(self, state: dict, menu: Menu, hint: bool) -> str:
+        """One SMS per question: the question and every option, numbered as on USSD."""
+        lines = [menu.hint] if hint else []
+        if menu.header:
+            lines.append(menu.header)
+        labels = [choice.label for choice in self._choices(state)]
+        lines += [f"{menu.number(i)} {label}" for i, label in enumerate(labels)]
+        if state["history"]:
+            lines.append(f"{BACK_NUMBER} {menu.back}")
+        return "\n".join(lines)

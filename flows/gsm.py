@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 import unicodedata
 
 # The basic set, without ESC (0x1B), which only introduces the extension table.
@@ -66,13 +65,45 @@ def fits_ussd(text: str) -> bool:
     return ussd_length(text) <= ussd_limit(text)
 
 
+def sms_encoding(text: str) -> str:
+    """Return the encoding an SMS of text is sent in: "gsm7" or "ucs2"."""
+    return "gsm7" if is_gsm7(text) else "ucs2"
+
+
+def _cost(ch: str, gsm7: bool) -> int:
+    """Units one character takes: septets in GSM-7, UTF-16 code units in UCS-2."""
+    if gsm7:
+        return 2 if ch in GSM7_EXTENSION else 1
+    return 2 if ord(ch) > 0xFFFF else 1
+
+
+def sms_parts(text: str) -> list[str]:
+    """Split text into the SMS segments a phone would send, never splitting a character.
+
+    An extension character (ESC and its septet) or a surrogate pair that would straddle a
+    segment boundary starts the next segment instead, leaving the last unit unused.
+    """
+    gsm7 = is_gsm7(text)
+    single, part = (SMS_GSM7_SINGLE, SMS_GSM7_PART) if gsm7 else (SMS_UCS2_SINGLE, SMS_UCS2_PART)
+    if sum(_cost(ch, gsm7) for ch in text) <= single:
+        return [text]
+    parts: list[str] = []
+    current: list[str] = []
+    used = 0
+    for ch in text:
+        cost = _cost(ch, gsm7)
+        if used + cost > part:
+            parts.append("".join(current))
+            current, used = [], 0
+        current.append(ch)
+        used += cost
+    parts.append("".join(current))
+    return parts
+
+
 def sms_segments(text: str) -> int:
-    """Count the SMS segments text needs (GSM-7 160/153, UCS-2 70/67 UTF-16 units)."""
-    if is_gsm7(text):
-        n, single, part = gsm7_septets(text), SMS_GSM7_SINGLE, SMS_GSM7_PART
-    else:
-        n, single, part = utf16_units(text), SMS_UCS2_SINGLE, SMS_UCS2_PART
-    return 1 if n <= single else math.ceil(n / part)
+    """Count the SMS segments text needs (GSM-7 160/153 septets, UCS-2 70/67 UTF-16 units)."""
+    return len(sms_parts(text))
 
 
 def fold_to_gsm7(text: str) -> str:

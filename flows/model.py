@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Protocol
 
-STEP_TYPES = ("language", "menu", "location", "end")
+STEP_TYPES = ("language", "menu", "location", "input", "end")
+CHANNELS = ("ussd", "sms")
+ACCEPTS = ("text", "digits")
 
 
 @dataclass(frozen=True)
@@ -60,6 +62,25 @@ class Option:
     next: str | None = None
     flow: str | None = None
     line: int = 0
+    # The number given with `number:` in the flow file; None: numbered by position.
+    number: int | None = None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong in a flow file or its translations, with where it is."""
+
+    file: str
+    step: str | None
+    kind: str
+    message: str
+    language: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f": step {self.step!r}" if self.step else "")
+        if self.language:
+            where += f" [{self.language}]"
+        return f"{where}: {self.message}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +95,10 @@ class Step:
     submit: bool = False
     options: tuple[Option, ...] = ()
     line: int = 0
+    # An input step: what a typed answer may be (text or digits); its options are taken first.
+    accept: str | None = None
+    # The channels the step is shown on (empty: all); elsewhere it is passed over.
+    channels: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -74,14 +74,16 @@ class Menu:
     can_back: bool
     hint: str
     pinned: Sequence[str] = ()
+    # The number of each option (a flow's `number:`); default: 1, 2, 3 ... skipping 98.
+    numbers: Sequence[int] = ()
     _lines: list[str] = field(default_factory=list, init=False, repr=False)
     _pinned_lines: list[str] = field(default_factory=list, init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._lines = [f"{option_number(i)} {label}" for i, label in enumerate(self.labels)]
+        self._lines = [f"{self.number(i)} {label}" for i, label in enumerate(self.labels)]
         base = len(self.labels)
         self._pinned_lines = [
-            f"{option_number(base + j)} {label}" for j, label in enumerate(self.pinned)
+            f"{self.number(base + j)} {label}" for j, label in enumerate(self.pinned)
         ]
         self._shorten_fixed_parts()
 
@@ -173,8 +175,10 @@ class Menu:
         while True:
             page = len(pages)
             last = self._totals(self._pinned_lines + self._nav(page, False))
-            if self._range_fits(prefix, start, total, last):
-                pages.append(range(start, total))
+            if start >= total or self._range_fits(prefix, start, total, last):
+                # Past the last option (nothing fits with the nav lines): the pages are made.
+                if start < total or not pages:
+                    pages.append(range(start, total))
                 return pages
             tail_lines = self._pinned_lines + self._nav(page, True)
             tail = self._totals(tail_lines)
@@ -194,6 +198,12 @@ class Menu:
             start += count
 
     # Rendering and input -------------------------------------------------------------------
+
+    def number(self, index: int) -> int:
+        """Return the number shown for the line at index (options, then pinned ones)."""
+        if index < len(self.labels) and index < len(self.numbers):
+            return self.numbers[index]
+        return option_number(index)
 
     def clamp(self, page: int) -> int:
         """Return page, kept within the pages that exist."""
@@ -220,7 +230,7 @@ class Menu:
             len(self.labels) + j for j in range(len(self.pinned))
         ]
         for index in visible:
-            if option_number(index) == number:
+            if self.number(index) == number:
                 return index
         return None
 

@@ -20,7 +20,7 @@ def create_app(
     provider: SmsProvider | None = None,
 ) -> Flask:
     """Build the web application; settings come from the environment, then `config`."""
-    from gateway import conversation, db, providers
+    from gateway import conversation, crypto, db, health, logs, providers
     from gateway import redis as redis_ext
     from gateway.webhooks import africastalking
     from workers import queues
@@ -30,16 +30,15 @@ def create_app(
     if config:
         app.config.update(config)
     logging.getLogger("gateway").setLevel(logging.INFO)
+    logs.init_app(app)
 
     db.init_app(app)
+    crypto.init_app(app)
     redis_ext.init_app(app, redis)
     queues.init_app(app)
     providers.init_app(app, provider)
     conversation.init_app(app)
     app.register_blueprint(africastalking.bp)
-
-    @app.get("/healthz")
-    def healthz() -> tuple[str, int]:
-        return "ok", 200
+    health.init_app(app)
 
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Mapping
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +16,7 @@ from gateway.models import (
     Case,
     CaseEvent,
     CaseKind,
+    CaseStatus,
     Channel,
     Location,
     Reporter,
@@ -57,12 +59,46 @@ def _existing(session: Session, key: str) -> Case | None:
     return session.scalar(select(Case).where(Case.source_key == key))
 
 
+def complete_partial(session: Session, case: Case, submission: Submission) -> None:
+    """Complete a partial case with the answers of its resumed session, to be routed again."""
+    category = submission.answers.get("category") or "other"
+    pcode = submission.answers.get("location")
+    case.category = category if category in CATEGORIES else "other"
+    case.location_id = (
+        session.scalar(select(Location.id).where(Location.pcode == pcode)) if pcode else None
+    )
+    case.children = _answer(submission, "children")
+    case.sex = _answer(submission, "sex")
+    case.urgent = _answer(submission, "urgent")
+    case.language = submission.language
+    case.partial = False
+    # Routed again, so that focal points the fuller answers add receive it (once each).
+    case.status = CaseStatus.NEW
+    case.events.append(CaseEvent(kind="completed", detail={}))
+    session.commit()
+
+
 def create_case(
-    session: Session, submission: Submission, *, pseudonym: str, channel: Channel, key: str
+    session: Session,
+    submission: Submission,
+    *,
+    pseudonym: str,
+    channel: Channel,
+    key: str,
+    reference: str | None = None,
+    partial: Mapping[str, str] | None = None,
 ) -> tuple[Case, bool]:
-    """Commit the case a submission describes; return it and whether it is new."""
+    """Commit the case a submission describes; return it and whether it is new (to route).
+
+    A `reference` drawn beforehand is tried first, so a case spooled while the database was
+    down keeps the reference its caller heard. With `partial` (how the session ended) the case
+    is saved as partial; a complete submission of the same key later completes it.
+    """
     existing = _existing(session, key)
     if existing is not None:
+        if existing.partial and partial is None:
+            complete_partial(session, existing, submission)
+            return existing, True
         return existing, False
     category = submission.answers.get("category") or "other"
     if category not in CATEGORIES:
@@ -78,8 +114,12 @@ def create_case(
                 else None
             )
             reporter = _reporter(session, pseudonym, submission.language)
+            if location_id is not None:
+                reporter.last_location_id = location_id  # where their later SMS are triaged
             case = Case(
-                reference=new_reference(length),
+                reference=(
+                    reference if reference and attempt == 0 else new_reference(length)
+                ),
                 source_key=key,
                 kind=CaseKind.ALERT,
                 channel=channel,
@@ -90,8 +130,11 @@ def create_case(
                 urgent=_answer(submission, "urgent"),
                 language=submission.language,
                 reporter_id=reporter.id,
+                partial=partial is not None,
             )
             case.events.append(CaseEvent(kind="created", detail={"channel": channel.value}))
+            if partial is not None:
+                case.events.append(CaseEvent(kind="partial", detail=dict(partial)))
             session.add(case)
             session.commit()
             return case, True

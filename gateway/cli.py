@@ -15,9 +15,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from gateway.commands import data, run
+    from gateway.commands import data, flows, i18n, keys, purge, run
 
-    for command in (*data.COMMANDS, *run.COMMANDS):
+    commands = (*data.COMMANDS, *run.COMMANDS, *keys.COMMANDS, *purge.COMMANDS)
+    for command in (*commands, *flows.COMMANDS, *i18n.COMMANDS):
         cli.add_command(command)
 
 

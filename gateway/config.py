@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -25,16 +26,89 @@ def _secret_is_weak(value: str) -> bool:
     )
 
 
-def _embedded_secret(data_dir: Path) -> str:
-    """Read the secret kept in the data folder, creating it on first start."""
-    path = data_dir / "secret_key"
+def _embedded_secret(
+    data_dir: Path, name: str = "secret_key", make: Callable[[], str] | None = None
+) -> str:
+    """Read a secret kept in the data folder, creating it on first start."""
+    path = data_dir / name
     if path.exists():
         return path.read_text().strip()
     data_dir.mkdir(parents=True, exist_ok=True)
-    value = secrets.token_urlsafe(48)
+    value = make() if make else secrets.token_urlsafe(48)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w") as fh:
         fh.write(value)
+    return value
+
+
+def _secret_list(env: Mapping[str, str], name: str) -> list[str]:
+    """Return the comma-separated keys of a variable, refusing any weak one."""
+    keys = [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+    if any(_secret_is_weak(key) for key in keys):
+        raise ConfigError(
+            f"{name} holds a weak key: use at least {MIN_SECRET_LENGTH} random characters"
+        )
+    return keys
+
+
+def _encryption_keys(env: Mapping[str, str], data_dir: Path, embedded: bool) -> list[str]:
+    """Return the encryption keys, newest first: GATEWAY_ENCRYPTION_KEYS, or the embedded one."""
+    from gateway.crypto import check_key, new_key
+
+    keys = [part.strip() for part in env.get("GATEWAY_ENCRYPTION_KEYS", "").split(",")]
+    keys = [key for key in keys if key]
+    if not keys:
+        if not embedded:
+            raise ConfigError(
+                "GATEWAY_ENCRYPTION_KEYS is required when DATABASE_URL or REDIS_URL is set: "
+                "create one with `gateway keys new`"
+            )
+        return [_embedded_secret(data_dir, "encryption_key", new_key)]
+    for number, key in enumerate(keys, start=1):
+        problem = check_key(key)
+        if problem:
+            raise ConfigError(f"GATEWAY_ENCRYPTION_KEYS key {number} is refused: {problem}")
+    return keys
+
+
+def _rate(name: str, raw: str) -> tuple[int, int]:
+    """Parse a rate limit written as COUNT/SECONDS (0/... turns the limit off)."""
+    try:
+        count, seconds = (int(part) for part in raw.split("/"))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be COUNT/SECONDS, e.g. 30/60, got {raw!r}") from exc
+    if count < 0 or seconds < 1:
+        raise ConfigError(f"{name} must be COUNT/SECONDS with SECONDS >= 1, got {raw!r}")
+    return count, seconds
+
+
+def _networks(name: str, raw: str) -> list[str]:
+    """Return the CIDR ranges of a comma-separated list, refusing a malformed one."""
+    ranges = [part.strip() for part in raw.split(",") if part.strip()]
+    for value in ranges:
+        try:
+            ipaddress.ip_network(value, strict=False)
+        except ValueError as exc:
+            raise ConfigError(f"{name}: {value!r} is not an address or CIDR range") from exc
+    return ranges
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    try:
+        return int(env.get(name, str(default)))
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a whole number, got {env.get(name)!r}") from exc
+
+
+def _per_second(env: Mapping[str, str], name: str, default: float) -> float:
+    """Return a rate per second; 0 turns the limit off."""
+    raw = env.get(name, str(default))
+    try:
+        value = float(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{name} must be a number per second, e.g. 5, got {raw!r}") from exc
+    if value < 0:
+        raise ConfigError(f"{name} must be 0 (no limit) or more, got {raw!r}")
     return value
 
 
@@ -118,8 +192,37 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LANGUAGES": _languages(env, locales_dir),
         "LOCALES_DIR": locales_dir,
         "USSD_SESSION_TTL": int(env.get("GATEWAY_USSD_SESSION_TTL", "300")),
+        "RESUME_WINDOW": _int(env, "GATEWAY_RESUME_WINDOW", 600),
         "SEND_RETRY_DELAYS": _float_list(
             "GATEWAY_SEND_RETRY_DELAYS", env.get("GATEWAY_SEND_RETRY_DELAYS", "10,60,300,900")
         ),
         "SWEEP_INTERVAL": int(env.get("GATEWAY_SWEEP_INTERVAL", "30")),
+        "SMS_SEGMENTS_PER_SECOND": _per_second(env, "GATEWAY_SMS_SEGMENTS_PER_SECOND", 5),
+        "SEND_INTERRUPTED_AFTER": float(env.get("GATEWAY_SEND_INTERRUPTED_AFTER", "90")),
+        "METRICS_TOKEN": env.get("GATEWAY_METRICS_TOKEN", "").strip() or None,
+        **_security_settings(env, data_dir, embedded),
+    }
+
+
+def _security_settings(env: Mapping[str, str], data_dir: Path, embedded: bool) -> dict[str, Any]:
+    """Keys, webhook guards, rate limits and retention periods (see SECURITY.md)."""
+    return {
+        "PREVIOUS_SECRET_KEYS": _secret_list(env, "GATEWAY_PREVIOUS_SECRET_KEYS"),
+        "ENCRYPTION_KEYS": _encryption_keys(env, data_dir, embedded),
+        "ALLOWED_IPS": _networks("GATEWAY_ALLOWED_IPS", env.get("GATEWAY_ALLOWED_IPS", "")),
+        "TRUSTED_PROXIES": _networks(
+            "GATEWAY_TRUSTED_PROXIES", env.get("GATEWAY_TRUSTED_PROXIES", "")
+        ),
+        "MAX_BODY_BYTES": _int(env, "GATEWAY_MAX_BODY_BYTES", 16384),
+        "RATE_PER_ADDRESS": _rate(
+            "GATEWAY_RATE_PER_ADDRESS", env.get("GATEWAY_RATE_PER_ADDRESS", "1200/60")
+        ),
+        "STATUS_TRIES": _rate("GATEWAY_STATUS_TRIES", env.get("GATEWAY_STATUS_TRIES", "6/3600")),
+        "RATE_PER_CALLER": _rate(
+            "GATEWAY_RATE_PER_CALLER", env.get("GATEWAY_RATE_PER_CALLER", "30/60")
+        ),
+        "FLOOD_CASES_PER_HOUR": _int(env, "GATEWAY_FLOOD_CASES_PER_HOUR", 5),
+        "KEEP_OUTBOX_DAYS": _int(env, "GATEWAY_KEEP_OUTBOX_DAYS", 30),
+        "KEEP_FREE_TEXT_DAYS": _int(env, "GATEWAY_KEEP_FREE_TEXT_DAYS", 90),
+        "PURGE_INTERVAL": _int(env, "GATEWAY_PURGE_INTERVAL", 3600),
     }

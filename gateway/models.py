@@ -162,6 +162,7 @@ class Reporter(Base):
     # HMAC of the phone number with the server secret: never the number itself.
     pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
     language: Mapped[str | None] = mapped_column(String(16))
+    language_chosen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     # The place of their last report: where "no keyword" SMS of theirs are sent for triage.
     last_location_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="SET NULL")
@@ -254,6 +255,8 @@ class OutboxMessage(Base):
         ForeignKey("focal_points.id", ondelete="CASCADE"), index=True
     )
     recipient: Mapped[str | None] = mapped_column(Text)
+    # The reporter's pseudonym, so that STOP finds and erases what is pending for them.
+    pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
     # A reporter's message is written when queued (neutral words), kept encrypted until final.
     body: Mapped[str | None] = mapped_column(Text)
     # Makes a reporter's message unique (no focal point to key it): at most one per key.

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from datetime import timedelta
 
-from sqlalchemy import Integer, literal_column, select
+from sqlalchemy import Integer, func, literal_column, select
 from sqlalchemy.orm import Session, aliased
 
 from gateway.models import (
@@ -25,8 +26,10 @@ WOMAN_CATEGORIES = frozenset({"sexual_violence"})
 WOMAN_SEXES = frozenset({"girls", "both"})
 
 
-def _coverers_by_distance(session: Session, case: Case) -> dict[int, list[FocalPoint]]:
-    """Return active child-protection focal points covering the case's place, by distance.
+def _coverers_by_distance(
+    session: Session, case: Case, role: Role = Role.CHILD_PROTECTION
+) -> dict[int, list[FocalPoint]]:
+    """Return active focal points of a role covering the case's place, by distance.
 
     Distance 0 is the case's own location, 1 its parent, and so on up to the country: a
     location covers everything below it. A case without a location is covered by those who
@@ -57,7 +60,7 @@ def _coverers_by_distance(session: Session, case: Case) -> dict[int, list[FocalP
             .join(chain, chain.c.id == FocalPointLocation.location_id)
         )
     query = query.where(
-        FocalPoint.active.is_(True), FocalPoint.role == Role.CHILD_PROTECTION
+        FocalPoint.active.is_(True), FocalPoint.role == role
     ).order_by(FocalPoint.id)
 
     by_distance: dict[int, list[FocalPoint]] = defaultdict(list)
@@ -86,15 +89,25 @@ def _woman(points: list[FocalPoint]) -> FocalPoint | None:
     return next((fp for fp in ordered if fp.gender == Gender.FEMALE), None)
 
 
-def recipients_for(session: Session, case: Case) -> list[FocalPoint]:
-    """Return the focal points a case goes to: the nearest level covering it, primaries first."""
-    levels = _coverers_by_distance(session, case)
-    chosen: list[FocalPoint] = []
+def _nearest(levels: dict[int, list[FocalPoint]]) -> list[FocalPoint]:
+    """Return the nearest level's primaries, or its backups when it has no primary."""
     for points in levels.values():
         if points:
             primaries = [fp for fp in points if fp.level == Level.PRIMARY]
-            chosen = primaries or points
-            break
+            return primaries or points
+    return []
+
+
+def recipients_for(session: Session, case: Case) -> list[FocalPoint]:
+    """Return the focal points a case goes to: the nearest level covering it, primaries first."""
+    levels = _coverers_by_distance(session, case)
+    chosen = _nearest(levels)
+    if case.needs_triage:
+        # An SMS no flow understood: the focal points of the reporter's last known place read
+        # it, else those whose role is to triage.
+        if case.location_id is None:
+            chosen = []
+        return chosen or _nearest(_coverers_by_distance(session, case, Role.TRIAGE))
     if chosen and _needs_a_woman(case) and not any(fp.gender == Gender.FEMALE for fp in chosen):
         # Girls and sexual violence go to a woman where one covers the area: the nearest one,
         # in addition to those chosen above.
@@ -104,3 +117,26 @@ def recipients_for(session: Session, case: Case) -> list[FocalPoint]:
                 chosen = [*chosen, woman]
                 break
     return chosen
+
+
+FLOOD_WINDOW = timedelta(hours=1)
+
+
+def flood_count(session: Session, case: Case, limit: int) -> int | None:
+    """Return how many cases the case's reporter made in the hour up to it, when over `limit`.
+
+    A reporter over the limit (a flood, or a phone in the wrong hands) still has every case
+    saved, but focal points are not paged for each one.
+    """
+    if limit <= 0 or case.reporter_id is None:
+        return None
+    count = session.scalar(
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.reporter_id == case.reporter_id,
+            Case.id <= case.id,
+            Case.created_at >= case.created_at - FLOOD_WINDOW,
+        )
+    ) or 0
+    return count if count > limit else None

@@ -5,17 +5,23 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Mapping
 
-from flask import current_app
 from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
 
 from flows import Screen, Submission
+from flows.render import fit_end
+from gateway import resume
+from gateway.abuse import limit_caller
 from gateway.cases import create_case, source_key
-from gateway.conversation import get_engine, get_sessions
+from gateway.conversation import get_catalogs, get_engine, get_sessions
 from gateway.db import session_scope
-from gateway.models import Channel
-from gateway.privacy import pseudonym
-from gateway.reporters import remember_language, remembered_language
+from gateway.follow_up import STATUS_TEXTS, lookup_status, request_callback
+from gateway.models import Case, Channel, utcnow
+from gateway.privacy import caller_pseudonym
+from gateway.references import new_reference
+from gateway.reporters import SESSION_SPAN, remember_language, remembered_language
 from gateway.sessions import UssdRecord
+from gateway.spool import spool_case
 from workers.enqueue import enqueue_route
 
 log = logging.getLogger(__name__)
@@ -34,19 +40,56 @@ def new_inputs(previous: str | None, text: str) -> list[str]:
     return [text.rsplit("*", 1)[-1]]
 
 
-def _submitter(session_id: str, caller: str) -> Submit:
-    def submit(submission: Submission) -> Mapping[str, str]:
+def status_answer(caller: str, submission: Submission) -> str:
+    """Answer a reference typed by a reporter with its neutral state, in their language."""
+    with session_scope() as session:
+        state, reference = lookup_status(session, caller, submission.answers.get("reference") or "")
+    return get_catalogs().gettext(submission.language, STATUS_TEXTS[state], reference=reference)
+
+
+def keep_callback(case_id: int, caller: str, phone: str, language: str) -> None:
+    """Keep the number, encrypted, for the one SMS the caller asked for when followed up."""
+    try:
         with session_scope() as session:
-            case, created = create_case(
-                session,
-                submission,
-                pseudonym=caller,
-                channel=Channel.USSD,
-                key=source_key(Channel.USSD, session_id),
-            )
-            case_id, reference, urgent = case.id, case.reference, case.is_urgent
+            case = session.get(Case, case_id)
+            if case is not None:
+                request_callback(session, case, pseudonym=caller, number=phone, language=language)
+                session.commit()
+    except SQLAlchemyError as exc:
+        # The case is saved and routed; only the follow-up SMS is lost.
+        log.error("callback request not kept: %s", type(exc).__name__)
+
+
+def _submitter(
+    session_id: str, caller: str, phone: str, resumed_key: str | None = None
+) -> Submit:
+    def submit(submission: Submission) -> Mapping[str, str]:
+        if submission.flow == "status":
+            return {"status": status_answer(caller, submission)}
+        # A session resuming a cut report completes that report's case.
+        key = resumed_key or source_key(Channel.USSD, session_id)
+        # Drawn before the commit, so a case spooled while the database is down keeps it.
+        reference = new_reference()
+        try:
+            with session_scope() as session:
+                case, created = create_case(
+                    session,
+                    submission,
+                    pseudonym=caller,
+                    channel=Channel.USSD,
+                    key=key,
+                    reference=reference,
+                )
+                case_id, reference, urgent = case.id, case.reference, case.is_urgent
+        except SQLAlchemyError as exc:
+            log.error("case not committed, spooled: %s", type(exc).__name__)
+            spool_case(submission, pseudonym=caller, channel=Channel.USSD, key=key,
+                       reference=reference)
+            return {"reference": reference}
         if created:
             log.info("case %s created from USSD", case_id)
+            if submission.answers.get("callback") == "yes":
+                keep_callback(case_id, caller, phone, submission.language)
             # Only after the commit; if Redis refuses, the case waits for the sweep.
             enqueue_route(case_id, urgent)
         return {"reference": reference}
@@ -59,8 +102,10 @@ def _advance(
 ) -> tuple[dict, Screen]:
     engine = get_engine()
     if record is None:
-        # A caller who chose a language before goes straight to the main menu.
-        state, screen = engine.begin(remembered_language(caller))
+        # A caller who chose a language before goes straight to the main menu; a session whose
+        # state was lost (inputs already given) may have chosen it itself: replay it as it was.
+        chosen_before = utcnow() - SESSION_SPAN if text else None
+        state, screen = engine.begin(remembered_language(caller, chosen_before=chosen_before))
         previous = None
     else:
         state, screen = record.state, Screen(record.screen, record.end)
@@ -75,12 +120,25 @@ def _advance(
     return state, screen
 
 
+def _try_later(session_id: str, caller: str) -> Screen:
+    """The END screen of a caller over their rate limit, in their language."""
+    engine = get_engine()
+    record = get_sessions().load(session_id)
+    lang = engine.language_of(record.state) if record else remembered_language(caller)
+    lang = engine.language_of({"lang": lang})
+    # TRANSLATORS: the caller sent too many requests in a short time; the session ends.
+    text = get_catalogs().gettext(lang, "Too many tries in a short time. Please dial again later.")
+    return Screen(text=fit_end(text), end=True)
+
+
 def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
     """Answer one hop; whatever fails, the caller gets a proper END screen."""
     engine = get_engine()
     language: str | None = None
     try:
-        caller = pseudonym(phone, current_app.config["SECRET_KEY"])
+        caller = caller_pseudonym(phone)
+        if not limit_caller(caller, "ussd"):
+            return _try_later(session_id, caller)
         sessions = get_sessions()
         with sessions.locked(session_id):
             record = sessions.load(session_id)
@@ -89,9 +147,17 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
                 if text == record.text:
                     # The network sent the same hop again: same screen, no step forward.
                     return Screen(record.screen, record.end)
-            state, screen = _advance(record, text, caller, _submitter(session_id, caller))
+            hop = resume.answer(record, text, caller)
+            if hop is None:
+                extra = record.extra if record is not None else {}
+                submit = _submitter(session_id, caller, phone, extra.get(resume.RESUMED_KEY))
+                state, screen = _advance(record, text, caller, submit)
+            else:
+                state, screen, extra = hop
             language = engine.language_of(state)
-            record = UssdRecord(state=state, text=text, screen=screen.text, end=screen.end)
+            record = UssdRecord(
+                state=state, text=text, screen=screen.text, end=screen.end, extra=extra
+            )
             try:
                 sessions.save(session_id, record)
             except RedisError as exc:

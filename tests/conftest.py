@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -28,6 +29,10 @@ from gateway.redis import connect, start_embedded
 from workers import queues
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
+TEST_ENCRYPTION_KEY = "qLbsUkpq1px6QI5f414ktonD0bRJl5MUO6iYSoZHfeU="
+# Commands under test read their settings from the environment; off the embedded default
+# they refuse to start without encryption keys.
+os.environ.setdefault("GATEWAY_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEY)
 AT_USERNAME = "gateway-test"
 AT_API_KEY = "at-test-api-key"
 
@@ -103,6 +108,7 @@ class StandInAPI:
         with self._lock:
             self.requests.append(
                 {
+                    "at": time.monotonic(),  # when it reached the stand-in: pacing tests
                     "path": request.path,
                     "form": request.form.to_dict(),
                     "headers": dict(request.headers),

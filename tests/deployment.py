@@ -50,8 +50,9 @@ def add_focal_point(
     level: Level = Level.PRIMARY,
     gender: Gender | None = Gender.FEMALE,
     languages: list[str] | None = None,
+    role: Role = Role.CHILD_PROTECTION,
 ) -> int:
-    """Write one child-protection focal point and return its id."""
+    """Write one focal point (child protection unless told) and return its id."""
     with session_scope(app) as session:
         locations = [session.query(Location).filter_by(pcode=code).one() for code in pcodes]
         focal_point = FocalPoint(
@@ -61,7 +62,7 @@ def add_focal_point(
             gender=gender,
             languages=languages or ["en"],
             categories=categories or ["*"],
-            role=Role.CHILD_PROTECTION,
+            role=role,
             level=level,
             locations=locations,
         )

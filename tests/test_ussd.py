@@ -30,6 +30,7 @@ def walk_alert(caller: Caller, *, language: str = "English", urgent: str = "Yes"
     caller.press("2")  # two or three children
     caller.press("1")  # girls
     caller.press("1" if urgent == "Yes" else "2")  # in danger right now
+    caller.press("2")  # no SMS when it is followed up
     assert caller.screen.startswith("CON ")
     return caller.press("1")  # send
 
@@ -128,9 +129,9 @@ def test_a_repeated_last_hop_makes_one_case(
     assert len(at_api.messages) == 1
     # Even if the session were lost in Redis, the same session id cannot make a second case.
     app.extensions["redis"].flushdb()
+    # The next hop after such a loss carries every input of the session: it is replayed whole.
     replay = Caller(client, session_id=caller.session_id)
-    for i in range(len(caller.inputs) + 1):
-        replay.post("*".join(caller.inputs[:i]))
+    replay.post(caller.text)
     assert reference_in(replay.screen) == reference_in(end)
     assert len(cases(app)) == 1
     run_jobs()

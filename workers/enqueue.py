@@ -18,6 +18,7 @@ log = logging.getLogger(__name__)
 # needs to import the job modules.
 ROUTE_JOB = "workers.routing.route_case"
 SEND_JOB = "workers.sending.send_outbox_message"
+INBOUND_JOB = "workers.inbound.process_inbound"
 
 # A job still waiting or running; any other status (or no job at all) means nothing will run it.
 LIVE_STATUSES = frozenset(
@@ -60,22 +61,49 @@ def enqueue_send(
     app: Flask | None = None,
     delay: float | None = None,
     attempt: int = 0,
+    deferral: int = 0,
+    slot: float | None = None,
 ) -> bool:
-    """Queue the sending of an outbox row, after `delay` seconds if given; False if refused."""
+    """Queue the sending of an outbox row, after `delay` seconds if given; False if refused.
+
+    A send waiting for its turn at the channel's rate (workers/throttle.py) comes back as
+    deferral 1, 2... with the place in line it was given.
+    """
     queue = get_queue(_queue_name(urgent), app)
-    options = {
-        "job_id": send_job_id(outbox_id, attempt),
-        "result_ttl": RESULT_TTL,
-        "job_timeout": SEND_TIMEOUT,
-    }
+    job_id = send_job_id(outbox_id, attempt)
+    kwargs: dict[str, object] = {}
+    if deferral:
+        job_id = f"{job_id}-w{deferral}"
+        kwargs = {"deferral": deferral, "slot": slot}
+    options = {"job_id": job_id, "result_ttl": RESULT_TTL, "job_timeout": SEND_TIMEOUT}
     try:
         if delay:
-            queue.enqueue_in(timedelta(seconds=delay), SEND_JOB, outbox_id, **options)
+            queue.enqueue_in(
+                timedelta(seconds=delay), SEND_JOB, args=(outbox_id,), kwargs=kwargs, **options
+            )
         else:
-            queue.enqueue(SEND_JOB, outbox_id, **options)
+            queue.enqueue(SEND_JOB, args=(outbox_id,), kwargs=kwargs, **options)
     except RedisError as exc:
         # The row stays queued or retrying in the database; the sweep queues it again.
         log.warning("outbox %s not queued for sending: %s", outbox_id, type(exc).__name__)
+        return False
+    return True
+
+
+def inbound_job_id(message_id: int) -> str:
+    """Return the job id of an incoming SMS's processing job."""
+    return f"sms-in-{message_id}"
+
+
+def enqueue_inbound(message_id: int, app: Flask | None = None) -> bool:
+    """Queue the reading of a saved incoming SMS; False when Redis refuses (the sweep retries)."""
+    queue = get_queue(DEFAULT, app)
+    try:
+        queue.enqueue(
+            INBOUND_JOB, message_id, job_id=inbound_job_id(message_id), result_ttl=RESULT_TTL
+        )
+    except RedisError as exc:
+        log.warning("SMS %s not queued: %s", message_id, type(exc).__name__)
         return False
     return True
 

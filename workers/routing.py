@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import logging
 
-from sqlalchemy import update
+from flask import current_app
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import session_scope
 from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, utcnow
-from gateway.routing import recipients_for
+from gateway.routing import flood_count, recipients_for
 from workers.enqueue import enqueue_send
 
 log = logging.getLogger(__name__)
 
 CASE_ALERT = "case_alert"
+FLAGGED_FLOOD = "flagged_flood"
 
 
 def route_case(case_id: int) -> None:
@@ -24,8 +26,9 @@ def route_case(case_id: int) -> None:
         if case is None or case.status != CaseStatus.NEW:
             return
         urgent = case.is_urgent
-        recipients = recipients_for(session, case)
-        status = CaseStatus.ROUTED if recipients else CaseStatus.UNASSIGNED
+        flood = flood_count(session, case, current_app.config["FLOOD_CASES_PER_HOUR"])
+        recipients = [] if flood else recipients_for(session, case)
+        status = CaseStatus.ROUTED if recipients or flood else CaseStatus.UNASSIGNED
         # Only the run that moves the case out of NEW goes on: a concurrent run waits for
         # this row's lock, finds the status changed and stops here.
         claimed = session.execute(
@@ -37,16 +40,28 @@ def route_case(case_id: int) -> None:
         if claimed != 1:
             session.rollback()
             return
+        # A case routed before (a partial case, since completed) goes only to those it adds.
+        alerted = set(session.scalars(
+            select(OutboxMessage.focal_point_id)
+            .where(OutboxMessage.case_id == case_id, OutboxMessage.purpose == CASE_ALERT)
+        ))
         rows = [
             OutboxMessage(
                 case_id=case_id, focal_point_id=fp.id, purpose=CASE_ALERT, urgent=urgent
             )
             for fp in recipients
+            if fp.id not in alerted
         ]
         session.add_all(rows)
-        ids = [fp.id for fp in recipients]
-        session.add(CaseEvent(case_id=case_id, kind="routed", detail={"focal_point_ids": ids}))
-        if not recipients:
+        ids = [row.focal_point_id for row in rows]
+        if flood:
+            # Saved and visible, but focal points are not paged once per case of a flood.
+            session.add(CaseEvent(case_id=case_id, kind=FLAGGED_FLOOD,
+                                  detail={"cases_last_hour": flood}))
+        else:
+            session.add(CaseEvent(case_id=case_id, kind="routed",
+                                  detail={"focal_point_ids": ids}))
+        if not recipients and not flood:
             session.add(
                 CaseEvent(
                     case_id=case_id,
@@ -63,6 +78,9 @@ def route_case(case_id: int) -> None:
             return
         outbox_ids = [row.id for row in rows]
 
+    if flood:
+        log.warning("case %s flagged: its reporter made %d cases within an hour", case_id, flood)
+        return
     if not recipients:
         log.warning("case %s unassigned: nobody covers its place and category", case_id)
         return

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 
 import click
@@ -10,19 +11,26 @@ from flask import Flask, current_app
 from sqlalchemy import update
 
 from flows import Catalogs
-from flows.gsm import fold_to_gsm7, is_gsm7, sms_segments
+from flows.gsm import fold_to_gsm7, sms_segments
 from flows.i18n import N_
-from gateway.conversation import get_catalogs
+from gateway.conversation import get_catalogs, get_engine
+from gateway.crypto import DecryptError, decrypt
 from gateway.db import session_scope
 from gateway.errors import PermanentSendError, TransientSendError
+from gateway.metrics import count_send_failure, failure_reason
 from gateway.models import Case, CaseEvent, OutboxMessage, OutboxStatus, utcnow
 from gateway.providers import SendResult, get_provider
+from workers import outbox as _outbox  # noqa: F401 - registers the encrypted columns
 from workers.enqueue import enqueue_send
+from workers.throttle import get_throttle
 
 log = logging.getLogger(__name__)
 
 CLAIMABLE = (OutboxStatus.QUEUED, OutboxStatus.RETRYING)
 NOT_SENT_ERROR = "not sent: no provider configured"
+# Seconds a send waiting its turn stays away: at least a little (no busy loop), at most a
+# while, then it checks its place again (the sweep leaves alone a row touched within a minute).
+MIN_WAIT, MAX_WAIT = 0.2, 30.0
 
 # Short names of the categories for the SMS a focal point receives.
 CATEGORY_LABELS = {
@@ -48,14 +56,6 @@ SEX_LABELS = {
     "both": N_("girls and boys"),
     "unknown": N_("sex not known"),
 }
-
-
-def _to_gsm7(text: str) -> str:
-    """Fold accents GSM-7 lacks (ç, ô) when that keeps the whole text in GSM-7 (160 a segment)."""
-    if is_gsm7(text):
-        return text
-    folded = fold_to_gsm7(text)
-    return folded if is_gsm7(folded) else text
 
 
 def _render(catalogs: Catalogs, lang: str, urgent: str, fields: dict[str, str]) -> str:
@@ -97,8 +97,11 @@ def _places(case: Case, catalogs: Catalogs, lang: str) -> list[str]:
     return [both, location.name]
 
 
-def compose_alert(case: Case, lang: str, catalogs: Catalogs) -> str:
-    """Write a focal point's SMS about a case in lang, in one GSM-7 segment when it can."""
+def compose_alert(case: Case, lang: str, catalogs: Catalogs, fold: bool = False) -> str:
+    """Write a focal point's SMS about a case in lang, in one segment when it can.
+
+    fold: the language allows replacing characters outside GSM-7 (locales/languages.toml).
+    """
     if case.children in CHILDREN_LABELS:
         children = CHILDREN_LABELS[case.children]
     else:
@@ -113,7 +116,9 @@ def compose_alert(case: Case, lang: str, catalogs: Catalogs) -> str:
     }
     text = ""
     for place in _places(case, catalogs, lang):
-        text = _to_gsm7(_render(catalogs, lang, case.urgent, {**fields, "place": place}))
+        text = _render(catalogs, lang, case.urgent, {**fields, "place": place})
+        if fold:
+            text = fold_to_gsm7(text)  # ç, ô... are outside GSM-7: 160 a segment, not 70
         if sms_segments(text) == 1:
             break  # otherwise try the shorter name of the place
     return text
@@ -129,54 +134,126 @@ def _scrub(text: str, phone: str) -> str:
 
 @dataclass(frozen=True)
 class _Outgoing:
-    """One claimed message, in plain values, so no database transaction spans the send."""
+    """One message ready to go, in plain values, so no database transaction spans the send.
+
+    A reporter's number and words live here, decrypted, for the one send: never logged.
+    """
 
     outbox_id: int
     case_id: int | None
-    focal_point_id: int
+    focal_point_id: int | None
     name: str
     to: str
     text: str
     urgent: bool
-    attempts: int
+    attempts: int  # attempts made before this one
+    purpose: str = "case_alert"
+
+    @property
+    def to_reporter(self) -> bool:
+        return self.focal_point_id is None
+
+    @property
+    def segments(self) -> int:
+        return sms_segments(self.text)
 
 
-def _claim(app: Flask, outbox_id: int) -> _Outgoing | None:
-    """Compose the row's SMS and mark it SENDING, committed, unless another run has it."""
+def _compose(app: Flask, row: OutboxMessage) -> tuple[str, str, str] | None:
+    """Return the row's (name, number, text), or None when it has nothing to send."""
+    if row.focal_point is not None:
+        if row.case is None:
+            return None  # a focal point's SMS is about a case; a row without one says nothing
+        focal_point = row.focal_point
+        lang = focal_point.language or app.config["DEFAULT_LANGUAGE"]
+        fold = lang in get_engine(app).gsm_fold_languages
+        text = compose_alert(row.case, lang, get_catalogs(app), fold=fold)
+        return focal_point.name, focal_point.phone, text
+    if row.recipient is None or row.body is None:
+        return None
+    # The words were written and folded to GSM-7 when queued (workers/outbox.py).
+    return "a reporter", decrypt(row.recipient, app), decrypt(row.body, app)
+
+
+def _prepare(app: Flask, outbox_id: int) -> _Outgoing | None:
+    """Read the row and write its SMS, unless it is gone, final, or taken by another run."""
     with session_scope(app) as session:
         row = session.get(OutboxMessage, outbox_id)
         if row is None or row.status not in CLAIMABLE:
             return None
-        focal_point, case = row.focal_point, row.case
-        if case is None:
-            return None  # only case alerts exist for now; a row without a case has nothing to say
-        lang = focal_point.language or app.config["DEFAULT_LANGUAGE"]
-        text = compose_alert(case, lang, get_catalogs(app))
-        # Matching the attempts read above too: a run that read the row before another run's
+        try:
+            composed = _compose(app, row)
+        except DecryptError:
+            composed = None
+            error = "technical failure: no configured key opens the recipient"
+        else:
+            error = "nothing to send: no recipient or no text"
+        if composed is None:
+            if row.focal_point_id is None:
+                _erase(row, OutboxStatus.FAILED, error)
+                session.commit()
+                log.warning("outbox %s failed: %s", outbox_id, error)
+            return None
+        name, to, text = composed
+        return _Outgoing(
+            outbox_id=outbox_id,
+            case_id=row.case_id,
+            focal_point_id=row.focal_point_id,
+            name=name,
+            to=to,
+            text=text,
+            urgent=row.urgent,
+            attempts=row.attempts,
+            purpose=row.purpose,
+        )
+
+
+def _claim(app: Flask, out: _Outgoing) -> bool:
+    """Mark the row SENDING, committed, unless another run has taken it since it was read."""
+    with session_scope(app) as session:
+        # Matching the attempts read before: a run that read the row before another run's
         # attempt cannot send it again now.
         claimed = session.execute(
             update(OutboxMessage)
             .where(
-                OutboxMessage.id == outbox_id,
+                OutboxMessage.id == out.outbox_id,
                 OutboxMessage.status.in_(CLAIMABLE),
-                OutboxMessage.attempts == row.attempts,
+                OutboxMessage.attempts == out.attempts,
             )
-            .values(status=OutboxStatus.SENDING, attempts=row.attempts + 1)
+            .values(status=OutboxStatus.SENDING, attempts=out.attempts + 1)
             .execution_options(synchronize_session=False)
         ).rowcount
         session.commit()
-        if claimed != 1:
-            return None
-        return _Outgoing(
-            outbox_id=outbox_id,
-            case_id=row.case_id,
-            focal_point_id=focal_point.id,
-            name=focal_point.name,
-            to=focal_point.phone,
-            text=text,
-            urgent=row.urgent,
-            attempts=row.attempts + 1,
+        return claimed == 1
+
+
+def _wait_turn(app: Flask, out: _Outgoing, deferral: int, slot: float | None) -> bool:
+    """Wait (a second at most) for the channel's rate to allow the SMS; False if queued later."""
+    turn = get_throttle(app).reserve(out.segments, out.urgent, slot)
+    if turn.later is None:
+        if turn.sleep > 0:
+            time.sleep(turn.sleep)
+        return True
+    with session_scope(app) as session:
+        # Touched, so the sweep does not queue it again while it waits its turn.
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == out.outbox_id, OutboxMessage.status.in_(CLAIMABLE),
+                   OutboxMessage.attempts == out.attempts)
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
+        session.commit()
+    enqueue_send(out.outbox_id, out.urgent, app, delay=min(max(turn.later, MIN_WAIT), MAX_WAIT),
+                 attempt=out.attempts, deferral=deferral + 1, slot=turn.slot)
+    return False
+
+
+def _erase(row: OutboxMessage, status: OutboxStatus, last_error: str | None) -> None:
+    """Make a row final; a reporter's number and words go with it."""
+    row.status = status
+    row.last_error = last_error
+    row.recipient = None
+    row.body = None
 
 
 def _finish(
@@ -196,7 +273,9 @@ def _finish(
             return
         row.status = status
         row.last_error = last_error
-        row.segments = sms_segments(out.text)
+        if out.to_reporter:
+            _erase(row, status, last_error)  # the number must not outlive the message
+        row.segments = out.segments
         if provider is not None:
             row.provider = provider
         if result is not None:
@@ -205,9 +284,11 @@ def _finish(
                 row.provider_message_id = result.message_id
                 row.cost = result.cost
                 row.sent_at = utcnow()
-        detail: dict[str, object] = {
-            "outbox_id": out.outbox_id, "focal_point_id": out.focal_point_id
-        }
+        detail: dict[str, object] = {"outbox_id": out.outbox_id}
+        if out.to_reporter:
+            detail["purpose"] = out.purpose
+        else:
+            detail["focal_point_id"] = out.focal_point_id
         if status != OutboxStatus.SENT and last_error:
             detail["reason"] = last_error
         if out.case_id is not None:
@@ -218,14 +299,15 @@ def _finish(
 def _retry_or_fail(app: Flask, out: _Outgoing, error: str) -> None:
     """After a transient failure, schedule the next attempt, or fail when none is left."""
     delays: list[float] = list(app.config["SEND_RETRY_DELAYS"])
-    retries_done = out.attempts - 1
-    if retries_done >= len(delays):
+    attempts = out.attempts + 1
+    if attempts - 1 >= len(delays):
         log.warning("outbox %s failed: retries exhausted after %d attempts",
-                    out.outbox_id, out.attempts)
+                    out.outbox_id, attempts)
+        count_send_failure(app, "retries_exhausted")
         _finish(app, out, OutboxStatus.FAILED, "sms_failed",
                 last_error=f"technical failure: retries exhausted: {error}")
         return
-    delay = delays[retries_done]
+    delay = delays[attempts - 1]
     with session_scope(app) as session:
         row = session.get(OutboxMessage, out.outbox_id)
         if row is None:
@@ -234,30 +316,37 @@ def _retry_or_fail(app: Flask, out: _Outgoing, error: str) -> None:
         row.last_error = error
         session.commit()
     log.warning("outbox %s attempt %d failed (%s): retry in %ss",
-                out.outbox_id, out.attempts, error, delay)
+                out.outbox_id, attempts, error, delay)
     # If Redis refuses, the row stays RETRYING and the sweep queues it once the delay is over.
-    enqueue_send(out.outbox_id, out.urgent, app, delay=delay, attempt=out.attempts)
+    enqueue_send(out.outbox_id, out.urgent, app, delay=delay, attempt=attempts)
 
 
-def send_outbox_message(outbox_id: int) -> None:
-    """Send one outbox row's SMS through the provider and record what happened; at most once."""
+def send_outbox_message(outbox_id: int, deferral: int = 0, slot: float | None = None) -> None:
+    """Send one outbox row's SMS through the provider and record what happened; at most once.
+
+    The channel's rate is kept first: a send whose turn is far off is queued again
+    (`deferral`, `slot`: its place in line) instead of holding the worker.
+    """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
-    out = _claim(app, outbox_id)
-    if out is None:
+    out = _prepare(app, outbox_id)
+    if out is None or not _wait_turn(app, out, deferral, slot) or not _claim(app, out):
         return
     provider = get_provider(app)
     try:
         result = provider.send(out.to, out.text)
     except TransientSendError as exc:
+        count_send_failure(app, failure_reason(str(exc)))
         _retry_or_fail(app, out, _scrub(str(exc), out.to))
         return
     except PermanentSendError as exc:
+        count_send_failure(app, "provider_rejected")
         log.warning("outbox %s refused by the provider", outbox_id)
         _finish(app, out, OutboxStatus.FAILED, "sms_failed",
                 last_error=_scrub(str(exc), out.to), provider=provider.name)
         return
     except Exception as exc:  # noqa: BLE001 - the job's boundary: delivery is unknown
         # Whether the provider took it is unknown: never send it again.
+        count_send_failure(app, "unexpected")
         log.error("outbox %s: unexpected %s while sending", outbox_id, type(exc).__name__)
         _finish(app, out, OutboxStatus.FAILED, "sms_failed", provider=provider.name,
                 last_error=f"technical failure: {type(exc).__name__}: delivery unknown")
@@ -268,15 +357,21 @@ def send_outbox_message(outbox_id: int) -> None:
 def _record(app: Flask, out: _Outgoing, result: SendResult, provider: str) -> None:
     """Record the provider's answer for the one recipient."""
     if result.accepted:
-        log.info("outbox %s sent (status %s)", out.outbox_id, result.status_code)
+        log.info("outbox %s sent (status %s, %d segments)",
+                 out.outbox_id, result.status_code, out.segments)
         _finish(app, out, OutboxStatus.SENT, "sms_sent", result=result, provider=provider)
     elif result.not_sent:
         _finish(app, out, OutboxStatus.NOT_SENT, "sms_not_sent", last_error=NOT_SENT_ERROR,
                 provider=provider)
-        # A newcomer running `gateway serve` sees here what would have gone out (no number).
-        click.echo(f"SMS not sent (no provider configured) to {out.name}: {out.text}")
+        # A newcomer running `gateway serve` sees here what would have gone out (no number;
+        # nothing of a reporter's message).
+        if out.to_reporter:
+            click.echo(f"SMS not sent (no provider configured) to a reporter ({out.purpose})")
+        else:
+            click.echo(f"SMS not sent (no provider configured) to {out.name}: {out.text}")
     else:
         reason = _scrub(result.status or f"status {result.status_code}", out.to)
+        count_send_failure(app, f"provider_status_{result.status_code}")
         log.warning("outbox %s refused by the provider: %s %s",
                     out.outbox_id, result.status_code, reason)
         _finish(app, out, OutboxStatus.FAILED, "sms_failed", last_error=reason, result=result,

@@ -12,16 +12,19 @@ from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
 from gateway.db import session_scope
+from gateway.metrics import count_send_failure
 from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, OutboxStatus, utcnow
 from gateway.redis import get_redis
+from gateway.spool import replay as replay_spool
 from workers.enqueue import enqueue_route, enqueue_send, live_jobs, route_job_id, send_job_id
+from workers.inbound import sweep_inbound
 from workers.queues import MAINTENANCE, get_queue
 
 log = logging.getLogger(__name__)
 
 SWEEP_JOB = "workers.sweep.sweep"
 SWEEP_LOCK = "gateway:sweep-lock"
-INTERRUPTED_ERROR = "interrupted while sending: delivery unknown"
+INTERRUPTED_ERROR = "interrupted while sending: sent again"
 BATCH = 500  # rows looked at per kind and per sweep; the next sweep takes the rest
 
 
@@ -94,51 +97,62 @@ def _resend_retrying(app: Flask, now: datetime) -> int:
     return count
 
 
-def _fail_interrupted(app: Flask, older_than: datetime) -> int:
-    """Mark FAILED the rows left SENDING by a send cut off midway; never send them again."""
-    count = 0
+def _resend_interrupted(app: Flask, older_than: datetime) -> int:
+    """Send again the rows left SENDING by a send cut off midway (a killed worker).
+
+    A live send never outlasts its job's timeout, so a row still SENDING long after that was
+    cut off. The provider may have taken it just before the cut: only then can a second copy
+    go out, and sending again is better than an alert that never arrives.
+    """
     with session_scope(app) as session:
         rows = session.execute(
-            select(OutboxMessage.id, OutboxMessage.case_id, OutboxMessage.focal_point_id)
+            select(OutboxMessage.id, OutboxMessage.case_id, OutboxMessage.focal_point_id,
+                   OutboxMessage.urgent, OutboxMessage.attempts)
             .where(OutboxMessage.status == OutboxStatus.SENDING,
                    OutboxMessage.updated_at < older_than)
             .order_by(OutboxMessage.id)
             .limit(BATCH)
         ).all()
-        for row_id, case_id, focal_point_id in rows:
-            # The provider may or may not have the message: sending it again could make a
-            # focal point receive it twice, so it is closed as failed for a person to check.
+        resend = []
+        for row_id, case_id, focal_point_id, urgent, attempts in rows:
             changed = session.execute(
                 update(OutboxMessage)
                 .where(OutboxMessage.id == row_id,
                        OutboxMessage.status == OutboxStatus.SENDING,
                        OutboxMessage.updated_at < older_than)
-                .values(status=OutboxStatus.FAILED, last_error=INTERRUPTED_ERROR)
+                .values(status=OutboxStatus.RETRYING, last_error=INTERRUPTED_ERROR)
                 .execution_options(synchronize_session=False)
             ).rowcount
             if changed != 1:
                 continue
             if case_id is not None:
-                detail = {"outbox_id": row_id, "focal_point_id": focal_point_id,
-                          "reason": INTERRUPTED_ERROR}
-                session.add(CaseEvent(case_id=case_id, kind="sms_failed", detail=detail))
-            count += 1
-            log.warning("outbox %s was interrupted while sending: marked failed", row_id)
+                detail = {"outbox_id": row_id, "focal_point_id": focal_point_id}
+                session.add(CaseEvent(case_id=case_id, kind="sms_interrupted", detail=detail))
+            resend.append((row_id, urgent, attempts))
         session.commit()
-    return count
+    for row_id, urgent, attempts in resend:
+        log.warning("outbox %s was interrupted while sending: sending again", row_id)
+        count_send_failure(app, "interrupted")
+        # If Redis refuses, the row stays RETRYING and the next sweep queues it.
+        enqueue_send(row_id, urgent, app, attempt=attempts)
+    return len(resend)
 
 
 def sweep(
-    min_age: float = 10.0, queued_age: float = 60.0, sending_timeout: float = 600.0
+    min_age: float = 10.0, queued_age: float = 60.0, sending_timeout: float | None = None
 ) -> dict[str, int]:
-    """Queue again unrouted cases and unsent messages, fail cut-off sends; return the counts."""
+    """Commit spooled cases, queue again unrouted cases, unsent and cut-off messages."""
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    if sending_timeout is None:
+        sending_timeout = float(app.config.get("SEND_INTERRUPTED_AFTER", 90.0))
+    replay_spool(app)
     now = utcnow()
     counts = {
         "cases": _route_new_cases(app, now - timedelta(seconds=min_age)),
         "queued": _resend_queued(app, now - timedelta(seconds=queued_age)),
         "retrying": _resend_retrying(app, now),
-        "interrupted": _fail_interrupted(app, now - timedelta(seconds=sending_timeout)),
+        "interrupted": _resend_interrupted(app, now - timedelta(seconds=sending_timeout)),
+        "sms": sweep_inbound(app, int(min_age)),
     }
     if any(counts.values()):
         log.info("sweep: %s", counts)

@@ -14,18 +14,15 @@ import click
 from rq import SimpleWorker
 from werkzeug.serving import make_server
 
-from gateway import create_app
+from gateway import create_app, logs
 from gateway.migrate import upgrade
 from gateway.redis import connection_url, get_redis
 from workers import queues
 
 
 def _logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # Werkzeug's access log prints query strings, and the webhook token travels in one.
-    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # JSON lines with a request or job id; werkzeug's access log (query strings) kept quiet.
+    logs.configure(logging.INFO)
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -47,6 +44,7 @@ def serve(host: str, port: int | None) -> None:
             "DATABASE_URL": app.config["DATABASE_URL"],
             "REDIS_URL": app.config["REDIS_URL"] or connection_url(get_redis(app)),
             "GATEWAY_SECRET_KEY": app.config["SECRET_KEY"],
+            "GATEWAY_ENCRYPTION_KEYS": ",".join(app.config["ENCRYPTION_KEYS"]),
             "GATEWAY_DATA_DIR": app.config["DATA_DIR"],
         }
     )
@@ -89,6 +87,7 @@ def _stop_embedded_redis(app: object) -> None:
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker with its scheduler and the periodic sweep, on every queue."""
+    from gateway.retention import schedule_purges
     from workers.sweep import schedule_sweeps
 
     _logging()
@@ -96,16 +95,22 @@ def worker(burst: bool) -> None:
     connection = get_redis(app)
     stop = threading.Event()
     sweeper = threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True)
+    purger = threading.Thread(target=schedule_purges, args=(app, stop), daemon=True)
     rq_worker = SimpleWorker(
         [queues.get_queue(name, app) for name in queues.ALL], connection=connection
     )
     with app.app_context():
+        from gateway.spool import replay
+
+        replay(app)  # cases spooled while the database was down, before anything else
         sweeper.start()
+        purger.start()
         try:
             rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
         finally:
             stop.set()
             sweeper.join(timeout=5)
+            purger.join(timeout=5)
 
 
 @click.group()

@@ -6,18 +6,20 @@ import logging
 
 from flask import Blueprint, Response, request
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from flows import Screen
-from gateway import ussd
+from gateway import sms, ussd, ussd_events
 from gateway.db import session_scope
 from gateway.models import OutboxMessage, OutboxStatus, utcnow
 from gateway.providers.africastalking import FINAL_DELIVERY_STATUSES
-from gateway.webhooks import check_token
+from gateway.webhooks.guard import protect
+from workers.enqueue import enqueue_inbound
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint("africastalking", __name__, url_prefix="/africastalking")
-bp.before_request(check_token)
+protect(bp)  # token, allow-list, body size, rate per address: every route
 
 MAX_FIELD = 2000
 FAILED_DELIVERY = {"Failed", "Rejected", "Expired"}
@@ -38,6 +40,45 @@ def ussd_hop() -> Response:
         return _plain("Bad request\n", 400)
     screen: Screen = ussd.answer_hop(session_id=session_id, phone=phone, text=text)
     return _plain(screen.ussd())
+
+
+@bp.post("/ussd-events")
+def ussd_session_ended() -> Response:
+    """Save a report whose USSD session the network cut off; `input` is never read."""
+    form = request.form
+    session_id = form.get("sessionId", "").strip()
+    phone = form.get("phoneNumber", "").strip()
+    status = form.get("status", "").strip()[:32]
+    if not session_id or not phone or not status or len(session_id) > 200 or len(phone) > 40:
+        return _plain("Bad request\n", 400)
+    try:
+        ussd_events.session_ended(session_id=session_id, phone=phone, status=status)
+    except Exception:  # noqa: BLE001 - the last line of defence: the provider gets its 200
+        log.exception("USSD session end not handled")
+    return _plain("OK\n")
+
+
+@bp.post("/sms")
+def incoming_sms() -> Response:
+    """Save an incoming SMS before answering, then let a job read it."""
+    form = request.form
+    provider_id = form.get("id", "").strip()
+    phone = form.get("from", "").strip()
+    text = form.get("text", "")
+    if not provider_id or not phone or len(provider_id) > 200 or len(phone) > 32:
+        return _plain("Bad request\n", 400)
+    try:
+        message_id = sms.receive(
+            provider_id=provider_id, phone=phone, text=text,
+            network_code=form.get("networkCode", "").strip() or None,
+        )
+    except SQLAlchemyError as exc:
+        # Not saved: a non-2xx answer makes the provider send it again later.
+        log.error("incoming SMS not saved: %s", type(exc).__name__)
+        return _plain("Try again later\n", 503)
+    if message_id is not None:
+        enqueue_inbound(message_id)  # if Redis refuses, the sweep queues it within a minute
+    return _plain("OK\n")
 
 
 @bp.post("/delivery-reports")

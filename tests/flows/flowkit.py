@@ -12,6 +12,7 @@ ROOT = Path(__file__).resolve().parents[2]
 LOCALES = ROOT / "locales"
 LANGUAGES = ["en", "fr"]
 REFERENCE = "48219370"
+STATUS = "Your report was received."
 
 
 class MemoryPlaces:
@@ -59,13 +60,15 @@ def long_level(count: int = 40) -> list[tuple[str, str, str | None]]:
 
 
 class Recorder:
-    """A submit callable that keeps what it receives and returns a reference."""
+    """A submit callable that keeps what it receives and returns what each flow's end needs."""
 
     def __init__(self) -> None:
         self.calls: list[Submission] = []
 
     def __call__(self, submission: Submission) -> dict[str, str]:
         self.calls.append(submission)
+        if submission.flow == "status":
+            return {"status": STATUS}
         return {"reference": REFERENCE}
 
 

@@ -25,8 +25,8 @@ def walk(engine, submit, inputs, lang=None, state=None, words=False):
 )
 def test_whole_alert_flow_submits_once(engine, submit, lang_number, lang, thanks):
     # language, report, continue, sexual violence, Ouham (one level down), Bossangoa,
-    # two or three, girls, in danger now: yes, send
-    inputs = [lang_number, "1", "1", "3", "3", "1", "2", "1", "1", "1"]
+    # two or three, girls, in danger now: yes, an SMS later: yes, send
+    inputs = [lang_number, "1", "1", "3", "3", "1", "2", "1", "1", "1", "1"]
     state, screen = walk(engine, submit, inputs)
     assert screen.end
     assert screen.ussd().startswith("END ")
@@ -40,6 +40,7 @@ def test_whole_alert_flow_submits_once(engine, submit, lang_number, lang, thanks
         "children": "2-3",
         "sex": "girls",
         "urgent": "yes",
+        "callback": "yes",
     }
     # A repeated input after the end re-shows the end and submits nothing more.
     state, again = engine.advance(state, "1", submit)
@@ -70,6 +71,7 @@ def test_dont_know_on_every_question(engine, submit):
         label = unsure[0]
         state, screen = engine.advance(state, pick(screen, label), submit)
     # The top of a single country's list offers "elsewhere in" the country, not None.
+    state, screen = engine.advance(state, pick(screen, "No"), submit)  # no SMS later
     state, screen = engine.advance(state, pick(screen, "Send"), submit)
     assert submit.calls[0].answers == {
         "category": "other",
@@ -77,6 +79,7 @@ def test_dont_know_on_every_question(engine, submit):
         "children": "unknown",
         "sex": "unknown",
         "urgent": "unknown",
+        "callback": "no",
     }
 
 
@@ -87,15 +90,15 @@ def test_dont_know_place_is_none_with_several_countries(make_engine, submit):
     assert numbers(screen) == {
         "1": "Central African Republic", "2": "South Sudan", "3": "Don't know", "0": "Back",
     }
-    state, screen = walk(engine, submit, ["1", "1", "1", "8", "3", "4", "4", "3", "1"])
+    state, screen = walk(engine, submit, ["1", "1", "1", "8", "3", "4", "4", "3", "2", "1"])
     assert submit.calls[-1].answers["location"] is None
 
 
 def test_follow_up_dont_know_keeps_a_sensible_code(engine, submit):
-    walk(engine, submit, ["1", "1", "1", "2", "3", "1", "1", "1", "1", "1"])
-    walk(engine, submit, ["1", "1", "1", "5", "3", "1", "1", "1", "1", "1"])
-    walk(engine, submit, ["1", "1", "1", "5", "2", "1", "1", "1", "1", "1"])
-    walk(engine, submit, ["1", "1", "1", "2", "1", "1", "1", "1", "1", "1"])
+    walk(engine, submit, ["1", "1", "1", "2", "3", "1", "1", "1", "1", "2", "1"])
+    walk(engine, submit, ["1", "1", "1", "5", "3", "1", "1", "1", "1", "2", "1"])
+    walk(engine, submit, ["1", "1", "1", "5", "2", "1", "1", "1", "1", "2", "1"])
+    walk(engine, submit, ["1", "1", "1", "2", "1", "1", "1", "1", "1", "2", "1"])
     assert [s.answers["category"] for s in submit.calls] == [
         "maiming", "attack_on_schools", "attack_on_hospitals", "killing",
     ]
@@ -115,9 +118,9 @@ def test_location_descent_and_not_sure(engine, submit):
     assert "3" in numbers(back_screen) and numbers(back_screen)["3"] == "Ouham"
     state, screen = engine.advance(state, "3", submit)  # not sure: Ouham itself
     assert "How many children?" in screen.text
-    state, screen = walk(engine, submit, ["1", "1", "1", "1", "3", "3", "1", "1", "1", "1"])
+    state, screen = walk(engine, submit, ["1", "1", "1", "1", "3", "3", "1", "1", "1", "2", "1"])
     assert submit.calls[-1].answers["location"] == "CF11"
-    state, screen = walk(engine, submit, ["1", "1", "1", "1", "1", "1", "1", "1", "1"])
+    state, screen = walk(engine, submit, ["1", "1", "1", "1", "1", "1", "1", "1", "2", "1"])
     assert submit.calls[-1].answers["location"] == "CF12"  # Bangui has no children: chosen
 
 
@@ -166,7 +169,8 @@ def test_submit_errors_propagate(engine):
     def broken(_submission):
         raise RuntimeError("database down")
 
-    state, _ = walk(engine, lambda s: {"reference": "1"}, ["1", "1", "1", "1", "1", "1", "1", "1"])
+    answers = ["1", "1", "1", "1", "1", "1", "1", "1", "2"]  # ... in danger: yes; SMS: no
+    state, _ = walk(engine, lambda s: {"reference": "1"}, answers)
     with pytest.raises(RuntimeError):
         engine.advance(state, "1", broken)
 

@@ -71,6 +71,8 @@ def upgrade() -> None:
 
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.add_column(sa.Column('recipient', sa.Text(), nullable=True))
+        batch_op.add_column(sa.Column('pseudonym', sa.String(length=64), nullable=True))
+        batch_op.create_index(batch_op.f('ix_outbox_messages_pseudonym'), ['pseudonym'], unique=False)
         batch_op.add_column(sa.Column('body', sa.Text(), nullable=True))
         batch_op.add_column(sa.Column('dedupe_key', sa.String(length=64), nullable=True))
         batch_op.alter_column('focal_point_id',
@@ -79,6 +81,7 @@ def upgrade() -> None:
         batch_op.create_unique_constraint(batch_op.f('uq_outbox_messages_dedupe_key'), ['dedupe_key'])
 
     with op.batch_alter_table('reporters', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('language_chosen_at', sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column('last_location_id', sa.Integer(), nullable=True))
         batch_op.create_foreign_key(batch_op.f('fk_reporters_last_location_id_locations'), 'locations', ['last_location_id'], ['id'], ondelete='SET NULL')
 
@@ -90,6 +93,7 @@ def downgrade() -> None:
     with op.batch_alter_table('reporters', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('fk_reporters_last_location_id_locations'), type_='foreignkey')
         batch_op.drop_column('last_location_id')
+        batch_op.drop_column('language_chosen_at')
 
     with op.batch_alter_table('outbox_messages', schema=None) as batch_op:
         batch_op.drop_constraint(batch_op.f('uq_outbox_messages_dedupe_key'), type_='unique')
@@ -98,6 +102,8 @@ def downgrade() -> None:
                nullable=False)
         batch_op.drop_column('dedupe_key')
         batch_op.drop_column('body')
+        batch_op.drop_index(batch_op.f('ix_outbox_messages_pseudonym'))
+        batch_op.drop_column('pseudonym')
         batch_op.drop_column('recipient')
 
     with op.batch_alter_table('cases', schema=None) as batch_op:

@@ -1,0 +1,186 @@
+"""Keep the translation template and catalogs current: extract, update, compile and check."""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from babel.core import UnknownLocaleError
+from babel.messages.catalog import Catalog, Message
+from babel.messages.frontend import CommandLineInterface
+from babel.messages.pofile import PoFileError, read_po
+
+from flows.i18n import load_languages
+from flows.model import Problem
+
+SOURCE_LANGUAGE = "en"
+TEMPLATE = Path("locales") / "messages.pot"
+LOCALES = Path("locales")
+# The options of locales/README.md: the template must come out the same whoever extracts it.
+EXTRACT_OPTIONS = (
+    "-F", "babel.cfg", "--add-comments=TRANSLATORS:", "--sort-by-file", "-w", "100",
+    "--project=community-alert-gateway", "--msgid-bugs-address=",
+)
+UPDATE_OPTIONS = ("-w", "100", "--no-fuzzy-matching", "--ignore-obsolete")
+PLACEHOLDER = re.compile(r"%\((\w+)\)")
+_SHORT = 50
+
+MessageId = str | tuple[str, ...]
+
+
+def pybabel(root: str | Path, *args: str) -> None:
+    """Run one pybabel command from root, quietly (errors still raise or exit)."""
+    with contextlib.chdir(root):
+        CommandLineInterface().run(["pybabel", "-q", *args])
+
+
+def extract(root: str | Path, output: str | Path) -> None:
+    """Extract every message of the code and flow files under root into the template output."""
+    pybabel(root, "extract", *EXTRACT_OPTIONS, "-o", str(Path(output).resolve()), ".")
+
+
+def update(root: str | Path) -> None:
+    """Regenerate locales/messages.pot and bring every catalog in line with it."""
+    extract(root, Path(root) / TEMPLATE)
+    pybabel(root, "update", "-i", str(TEMPLATE), "-d", str(LOCALES), *UPDATE_OPTIONS)
+
+
+def compile_catalogs(root: str | Path) -> None:
+    """Write the .mo files next to the catalogs (optional: the gateway compiles in memory)."""
+    pybabel(root, "compile", "-d", str(LOCALES))
+
+
+def read_catalog(path: str | Path, lang: str | None = None) -> Catalog:
+    """Read a .po/.pot file, without locale data for languages CLDR does not know."""
+    with Path(path).open("rb") as fh:
+        try:
+            return read_po(fh, locale=lang)
+        except (UnknownLocaleError, ValueError):
+            fh.seek(0)
+            return read_po(fh)
+
+
+def placeholders(text: str) -> set[str]:
+    """Return the names of the %(name)s placeholders of text."""
+    return set(PLACEHOLDER.findall(text))
+
+
+def short(msgid: MessageId) -> str:
+    """Quote a msgid for a report line, cut when long."""
+    text = msgid[0] if isinstance(msgid, tuple) else msgid
+    text = " ".join(text.split())
+    return repr(text if len(text) <= _SHORT else text[: _SHORT - 3] + "...")
+
+
+def entry_problem(msgid: MessageId, message: Message | None, lang: str) -> tuple[str, str] | None:
+    """Return (kind, text) of what is wrong with msgid's entry in lang's catalog, or None.
+
+    English is the source: an empty msgstr means the msgid as written.
+    """
+    if message is None:
+        return "missing-translation", f"not in the catalog: {short(msgid)}"
+    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    if lang != SOURCE_LANGUAGE:
+        if message.fuzzy:
+            return "missing-translation", f"fuzzy translation (counts as missing): {short(msgid)}"
+        if not all(strings):
+            return "missing-translation", f"missing translation: {short(msgid)}"
+    sources = msgid if isinstance(msgid, tuple) else (msgid,)
+    wanted = set().union(*(placeholders(text) for text in sources))
+    plural = len(sources) > 1
+    for string in strings:
+        found = placeholders(string) if string else wanted
+        if plural:
+            found, wanted = found - {"n"}, wanted - {"n"}
+        if found != wanted:
+            return "placeholder-mismatch", (
+                f"placeholders differ: {_names(wanted)} in the source, {_names(found)} "
+                f"in the translation of {short(msgid)}"
+            )
+    return None
+
+
+def _names(found: Iterable[str]) -> str:
+    return " ".join(f"%({name})s" for name in sorted(found)) or "none"
+
+
+def _ids(catalog: Catalog) -> dict[tuple[MessageId, str | None], Message]:
+    return {(message.id, message.context): message for message in catalog if message.id}
+
+
+def check_template(root: str | Path) -> list[Problem]:
+    """Report msgids added to or removed from the code since locales/messages.pot was made."""
+    root = Path(root)
+    template = root / TEMPLATE
+    if not template.is_file():
+        return [Problem(str(template), None, "stale-template", "no template (gateway i18n update)")]
+    with tempfile.TemporaryDirectory() as tmp:
+        fresh_path = Path(tmp) / "messages.pot"
+        extract(root, fresh_path)
+        fresh = _ids(read_catalog(fresh_path))
+    current = _ids(read_catalog(template))
+    problems = [
+        Problem(
+            str(template), None, "stale-template",
+            f"template is stale: {short(key[0])} is in the code, not in the template "
+            "(run gateway i18n update)",
+        )
+        for key in sorted(set(fresh) - set(current), key=str)
+    ]
+    problems += [
+        Problem(
+            str(template), None, "stale-template",
+            f"template is stale: {short(key[0])} is in the template, no longer in the code "
+            "(run gateway i18n update)",
+        )
+        for key in sorted(set(current) - set(fresh), key=str)
+    ]
+    return problems
+
+
+def catalog_path(locales_dir: str | Path, lang: str) -> Path:
+    """Return where lang's catalog lives."""
+    return Path(locales_dir) / lang / "LC_MESSAGES" / "messages.po"
+
+
+def load_catalog(locales_dir: str | Path, lang: str) -> tuple[Catalog | None, Problem | None]:
+    """Read lang's catalog, or say why it cannot be used."""
+    path = catalog_path(locales_dir, lang)
+    if not path.is_file():
+        if lang == SOURCE_LANGUAGE:
+            return Catalog(locale=None), None
+        return None, Problem(
+            str(path), None, "missing-translation", "no catalog (run pybabel init)", lang
+        )
+    try:
+        return read_catalog(path, lang), None
+    except (OSError, PoFileError) as exc:
+        return None, Problem(str(path), None, "unreadable", f"cannot read catalog: {exc}", lang)
+
+
+def check_catalogs(
+    locales_dir: str | Path, languages: Iterable[str] | None = None
+) -> list[Problem]:
+    """Report every template msgid that a language's catalog lacks, leaves fuzzy or garbles."""
+    locales_dir = Path(locales_dir)
+    codes = list(languages) if languages is not None else list(load_languages(locales_dir))
+    template_path = locales_dir / "messages.pot"
+    if not template_path.is_file():
+        return [Problem(str(template_path), None, "stale-template", "no template")]
+    template = _ids(read_catalog(template_path))
+    problems: list[Problem] = []
+    for lang in codes:
+        catalog, problem = load_catalog(locales_dir, lang)
+        if problem is not None or catalog is None:
+            problems += [problem] if problem else []
+            continue
+        path = str(catalog_path(locales_dir, lang))
+        entries = _ids(catalog)
+        for key in template:
+            found = entry_problem(key[0], entries.get(key), lang)
+            if found is not None:
+                problems.append(Problem(path, None, found[0], found[1], lang))
+    return problems

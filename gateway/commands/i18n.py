@@ -1,0 +1,54 @@
+"""`gateway i18n`: keep the translation template and catalogs current, and check them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from flows.catalog_check import check_catalogs, check_template, compile_catalogs, update
+from gateway.commands.flows import report, split_codes
+from gateway.config import ROOT
+
+_ROOT_OPTION = click.option(
+    "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=ROOT,
+    help="Repository root, holding babel.cfg and locales/ (default: this checkout).",
+)
+
+
+@click.group("i18n")
+def i18n_group() -> None:
+    """Extract, update, compile and check the translations (pybabel, see locales/README.md)."""
+
+
+@i18n_group.command("update")
+@_ROOT_OPTION
+def update_command(root: Path) -> None:
+    """Regenerate locales/messages.pot and update every catalog to it."""
+    update(root)
+    click.echo("updated locales/messages.pot and the catalogs: translate what is new")
+
+
+@i18n_group.command("compile")
+@_ROOT_OPTION
+def compile_command(root: Path) -> None:
+    """Write .mo files next to the catalogs (optional: the gateway compiles them at start)."""
+    compile_catalogs(root)
+    click.echo("compiled the catalogs")
+
+
+@i18n_group.command("check")
+@_ROOT_OPTION
+@click.option(
+    "--languages", default=None,
+    help="Comma-separated language codes (default: every one in locales/languages.toml).",
+)
+def check_command(root: Path, languages: str | None) -> None:
+    """Fail when the template is stale or a language lacks, leaves fuzzy or garbles a message."""
+    codes = split_codes(languages)
+    problems = check_template(root) + check_catalogs(root / "locales", codes)
+    checked = "languages: " + (", ".join(codes) if codes is not None else "all configured")
+    report(problems, "i18n check", checked)
+
+
+COMMANDS = [i18n_group]

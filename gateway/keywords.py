@@ -1,0 +1,68 @@
+"""SMS keywords in every offered language: ALERT, ALERTE, ... start the same flows as USSD.
+
+Each keyword is a gettext message whose translation lists the words accepted in that language,
+separated by commas. Matching folds case and accents and ignores punctuation, so "Alerte!",
+"alerte" and "ALERTÉ" all start an alert.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from flows.engine import fold_words
+from flows.i18n import N_, Catalogs
+
+KEYWORDS = {
+    # TRANSLATORS: SMS keywords. Each is one or more words a person may send, separated by
+    # commas (e.g. "ALERTE, ALARME"). Capitals, short, no spaces inside a word. This one starts
+    # an alert about a child in danger.
+    "alert": N_("ALERT"),
+    # TRANSLATORS: SMS keyword (see ALERT) to ask what happened to a report: "STATUS 4821937".
+    "status": N_("STATUS"),
+    # TRANSLATORS: SMS keyword (see ALERT) to choose the language of the messages.
+    "language": N_("LANGUAGE"),
+    # TRANSLATORS: SMS keyword (see ALERT) to stop all messages and erase the sender's number.
+    "stop": N_("STOP"),
+}
+
+
+@dataclass(frozen=True)
+class Match:
+    """A keyword found at the start of an SMS: its action, language and what follows it."""
+
+    action: str
+    languages: tuple[str, ...]
+    rest: str
+
+
+class Keywords:
+    """The keyword table of the offered languages, English always included."""
+
+    def __init__(self, catalogs: Catalogs, languages: Iterable[str]) -> None:
+        table: dict[str, tuple[str, list[str]]] = {}
+        for lang in ["en", *languages]:
+            for action, msgid in KEYWORDS.items():
+                for word in catalogs.gettext(lang, msgid).replace("|", ",").split(","):
+                    folded = fold_words(word)
+                    if not folded or " " in folded:
+                        continue
+                    known_action, langs = table.setdefault(folded, (action, []))
+                    if known_action == action and lang not in langs:
+                        langs.append(lang)
+        self._table = {word: (action, tuple(langs)) for word, (action, langs) in table.items()}
+
+    def match(self, text: str) -> Match | None:
+        """Return the keyword an SMS starts with, or None."""
+        stripped = text.strip()
+        first, _, rest = stripped.partition(" ")
+        if "\n" in first:
+            first, _, more = first.partition("\n")
+            rest = more + " " + rest
+        found = self._table.get(fold_words(first))
+        if found is None:
+            return None
+        action, langs = found
+        rest = rest.strip()
+        # "ALERTE !" is the keyword alone; words after it are what the sender wants to say.
+        return Match(action=action, languages=langs, rest=rest if fold_words(rest) else "")

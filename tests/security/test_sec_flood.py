@@ -1,0 +1,67 @@
+"""A reporter who floods: every case saved, focal points not paged for each one."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Flask
+from sqlalchemy import select
+
+from gateway.db import session_scope
+from gateway.models import Case, CaseEvent, CaseStatus
+from tests import deployment
+from tests.caller import Caller
+from tests.conftest import StandInAPI
+from tests.test_ussd import walk_alert
+
+
+class Returning(Caller):
+    """A caller whose language is remembered after the first call: no language screen."""
+
+    def choose(self, label: str) -> str:
+        if label == "English" and not any("English" in o for o in self.options().values()):
+            return self.screen
+        return super().choose(label)
+
+
+def test_cases_past_the_hourly_limit_are_saved_flagged_and_not_paged(
+    make_app: Callable[..., Flask], at_api: StandInAPI, run_jobs: Callable[..., None],
+) -> None:
+    app = make_app(AT_USERNAME="gateway-test", AT_API_KEY="at-test-api-key",
+                   AT_API_URL=at_api.url, FLOOD_CASES_PER_HOUR=2, RATE_PER_CALLER=(0, 60))
+    deployment.standard(app)
+    client = app.test_client()
+    for _ in range(4):
+        assert walk_alert(Returning(client, phone="+243970004444")).startswith("END ")
+    assert walk_alert(Caller(client, phone="+243970001111")).startswith("END ")
+    run_jobs(app)
+
+    with session_scope(app) as session:
+        cases = session.scalars(select(Case).order_by(Case.id)).all()
+        assert len(cases) == 5  # every report saved
+        assert all(case.status == CaseStatus.ROUTED for case in cases)
+        flagged = session.scalars(
+            select(CaseEvent.case_id).where(CaseEvent.kind == "flagged_flood")
+        ).all()
+    assert flagged == [cases[2].id, cases[3].id]
+    # Ouaka's primary is paged for the first two of the flood and for the other caller only.
+    assert len(at_api.messages) == 3
+
+
+def test_a_flagged_case_routed_twice_stays_unpaged(
+    make_app: Callable[..., Flask], at_api: StandInAPI, run_jobs: Callable[..., None],
+) -> None:
+    app = make_app(AT_USERNAME="gateway-test", AT_API_KEY="at-test-api-key",
+                   AT_API_URL=at_api.url, FLOOD_CASES_PER_HOUR=1, RATE_PER_CALLER=(0, 60))
+    deployment.standard(app)
+    client = app.test_client()
+    for _ in range(2):
+        walk_alert(Returning(client, phone="+243970004444"))
+    run_jobs(app)
+    from workers.enqueue import enqueue_route
+
+    with app.app_context():
+        for case_id in (1, 2):
+            enqueue_route(case_id, True)
+    run_jobs(app)
+    assert len(at_api.messages) == 1

@@ -1,0 +1,99 @@
+"""The caller's language: chosen once, remembered for their pseudonym, changeable."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from flows.i18n import load_languages
+from gateway.db import session_scope
+from gateway.models import Case, Reporter
+from gateway.references import is_valid
+from tests import deployment
+from tests.caller import Caller
+from tests.test_ussd import reference_in
+
+ROOT = Path(__file__).resolve().parents[1]
+LANGUAGES = list(load_languages(ROOT / "locales"))
+THANKS = (
+    "Thank you. Your report number is %(reference)s. "
+    "Keep it somewhere safe to ask about your report later."
+)
+
+
+@pytest.fixture
+def six(make_app: Callable[..., Flask]) -> Flask:
+    """An app offering every shipped language, as a deployment does by default."""
+    app = make_app(LANGUAGES=LANGUAGES)
+    deployment.standard(app)
+    return app
+
+
+def test_every_shipped_language_is_offered_on_the_first_screen(six: Flask) -> None:
+    names = [language.name for language in load_languages(ROOT / "locales").values()]
+    assert LANGUAGES == ["fr", "en", "sg", "ln", "sw", "ar"]
+    options = Caller(six.test_client()).dial()
+    assert [line.split(" ", 1)[1] for line in options[4:].splitlines()] == names
+
+
+def test_a_caller_who_chose_a_language_skips_the_choice_next_time(six: Flask) -> None:
+    first = Caller(six.test_client(), phone="+23670001111")
+    first.dial()
+    first.choose("English")
+    assert "Report a child in danger" in first.screen
+
+    again = Caller(six.test_client(), phone="+23670001111")
+    screen = again.dial()
+    assert screen.startswith("CON What would you like to do?")
+    assert "Français" not in screen
+    # Someone else, on another phone, still chooses.
+    assert "Français" in Caller(six.test_client(), phone="+23670002222").dial()
+
+
+def test_the_language_is_changed_from_the_main_menu_and_kept(six: Flask) -> None:
+    caller = Caller(six.test_client(), phone="+23670003333")
+    caller.dial()
+    caller.choose("English")
+    caller.choose("Change language")
+    assert "Kiswahili" in caller.screen and "Back" in caller.screen
+    caller.choose("Français")
+    assert caller.screen.startswith("CON Que voulez-vous faire ?")
+
+    screen = Caller(six.test_client(), phone="+23670003333").dial()
+    assert screen.startswith("CON Que voulez-vous faire ?")
+    with session_scope(six) as session:
+        languages = session.scalars(select(Reporter.language)).all()
+    assert languages == ["fr"]  # one row for the pseudonym, no number
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_the_alert_flow_end_to_end_in_each_language(six: Flask, lang: str) -> None:
+    """Walk the alert by numbers, every screen fitting; the END is in the caller's language."""
+    catalogs = six.extensions["catalogs"]
+    caller = Caller(six.test_client(), phone=f"+2367000{LANGUAGES.index(lang):04d}")
+    caller.dial()
+    caller.press(str(LANGUAGES.index(lang) + 1))
+    menu = catalogs.gettext(lang, "What would you like to do?")
+    assert caller.screen.startswith("CON ") and menu.split()[0][:3] in caller.screen
+    for key in ["1", "1", "1"]:  # the alert; who receives it; recruited
+        caller.press(key)
+    caller.choose("Ouaka")
+    caller.choose("Bambari")
+    for key in ["2", "1", "1", "2"]:  # two or three; girls; in danger now; no SMS later
+        caller.press(key)
+    end = caller.press("1")  # send
+
+    assert end.startswith("END ")
+    reference = reference_in(end)
+    assert is_valid(reference)
+    if lang != "en":
+        translated = catalogs.gettext(lang, THANKS, reference=reference)
+        assert translated != THANKS % {"reference": reference}, f"{lang} is not translated"
+    assert end[4:] == six.extensions["flow_engine"].translate(lang, THANKS, reference=reference)
+    with session_scope(six) as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case is not None and case.language == lang and case.category == "recruitment"

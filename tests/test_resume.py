@@ -1,0 +1,212 @@
+"""A caller cut off in a report dials again: offered to continue where they were, once."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from gateway.db import session_scope
+from gateway.models import Case, CaseStatus, Gender, Level, OutboxMessage
+from tests import deployment
+from tests.caller import Caller
+from tests.conftest import StandInAPI
+from tests.test_ussd import reference_in
+from tests.test_ussd_events import PHONE, all_cases, cut_after_place, end_session
+
+CONTINUE = "Continue my report"
+START_AGAIN = "Start again"
+
+
+def cut_and_end(client: FlaskClient, phone: str = PHONE) -> tuple[Caller, str]:
+    """A session cut off after the category and place; return it and its last screen."""
+    caller = Caller(client, phone=phone)
+    screen = cut_after_place(caller)
+    end_session(client, caller)
+    return caller, screen
+
+
+def finish_report(caller: Caller) -> str:
+    """Answer from the number of children on: 2-3 girls, in danger now, no SMS; send."""
+    caller.press("2")
+    caller.press("1")
+    caller.press("1")
+    caller.press("2")
+    assert "Send your report" in caller.screen
+    return caller.press("1")
+
+
+def offered(screen: str) -> bool:
+    return CONTINUE in screen and START_AGAIN in screen
+
+
+def resume_records(app: Flask) -> list[bytes]:
+    return list(app.extensions["redis"].scan_iter("ussd:resume:*"))
+
+
+def ouaka_man_and_woman(app: Flask) -> None:
+    """A male primary for Ouaka and a female backup: reports about girls add the woman."""
+    deployment.add_places(app)
+    deployment.add_focal_point(app, name="Ouaka CP", phone=deployment.OUAKA_PHONE,
+                               pcodes=["CF52"], gender=Gender.MALE)
+    deployment.add_focal_point(app, name="Ouaka backup", phone=deployment.OUAKA_BACKUP_PHONE,
+                               pcodes=["CF52"], level=Level.BACKUP, gender=Gender.FEMALE)
+
+
+def test_continue_completes_the_same_case_and_notifies_only_who_it_adds(
+    app: Flask, client: FlaskClient, at_api: StandInAPI, run_jobs: Callable[..., None]
+) -> None:
+    ouaka_man_and_woman(app)
+    _, cut_screen = cut_and_end(client)
+    run_jobs()
+    [partial] = all_cases(app)
+    [first] = at_api.messages
+    assert first["form"]["to"] == deployment.OUAKA_PHONE  # sex not known yet: no woman needed
+
+    again = Caller(client, phone=PHONE)
+    assert offered(again.dial())
+    assert again.choose(CONTINUE) == cut_screen  # the screen where the call was cut
+    end = finish_report(again)
+
+    assert end.startswith("END ")
+    assert reference_in(end) == partial.reference
+    [case] = all_cases(app)  # no second case
+    assert case.id == partial.id
+    assert not case.partial
+    assert (case.children, case.sex, case.urgent) == ("2-3", "girls", "yes")
+    assert [e.kind for e in case.events].count("completed") == 1
+
+    run_jobs()
+    run_jobs()
+    recipients = [sms["form"]["to"] for sms in at_api.messages]
+    assert recipients == [deployment.OUAKA_PHONE, deployment.OUAKA_BACKUP_PHONE]
+    assert "girl" in at_api.messages[1]["form"]["message"].lower()
+    with session_scope(app) as session:
+        assert session.get(Case, case.id).status == CaseStatus.ROUTED
+        assert len(session.scalars(select(OutboxMessage)).all()) == 2
+    assert resume_records(app) == []  # offered once
+
+
+def test_completing_routes_again_without_sending_twice(
+    app: Flask, client: FlaskClient, at_api: StandInAPI, run_jobs: Callable[..., None]
+) -> None:
+    deployment.standard(app)  # the Ouaka primary is a woman: completing adds nobody
+    cut_and_end(client)
+    run_jobs()
+    again = Caller(client, phone=PHONE)
+    again.dial()
+    again.choose(CONTINUE)
+    finish_report(again)
+    assert again.post(again.text) == again.screen  # a repeated last hop
+    run_jobs()
+    run_jobs()
+    assert [sms["form"]["to"] for sms in at_api.messages] == [deployment.OUAKA_PHONE]
+    [case] = all_cases(app)
+    assert not case.partial
+    with session_scope(app) as session:
+        assert session.get(Case, case.id).status == CaseStatus.ROUTED
+
+
+def test_start_again_goes_to_the_main_menu_and_keeps_the_partial_alert(
+    app: Flask, client: FlaskClient, run_jobs: Callable[..., None]
+) -> None:
+    deployment.standard(app)
+    cut_and_end(client)
+    again = Caller(client, phone=PHONE)
+    again.dial()
+    again.choose(START_AGAIN)
+    assert "What would you like to do" in again.screen
+    [case] = all_cases(app)
+    assert case.partial
+    third = Caller(client, phone=PHONE)
+    assert "What would you like to do" in third.dial()  # no offer any more
+
+
+def test_a_wrong_key_on_the_offer_shows_it_again(app: Flask, client: FlaskClient) -> None:
+    deployment.standard(app)
+    cut_and_end(client)
+    again = Caller(client, phone=PHONE)
+    again.dial()
+    screen = again.press("7")
+    assert offered(screen) and "Choose a number" in screen
+
+
+def test_no_offer_after_ten_minutes(app: Flask, client: FlaskClient) -> None:
+    deployment.standard(app)
+    cut_and_end(client)
+    redis = app.extensions["redis"]
+    [key] = resume_records(app)
+    record = json.loads(redis.get(key))
+    record["saved_at"] = time.time() - 601  # cut off ten minutes and a second ago
+    redis.set(key, json.dumps(record), keepttl=True)
+
+    again = Caller(client, phone=PHONE)
+    assert not offered(again.dial())
+    assert "What would you like to do" in again.screen
+
+
+def test_the_window_is_a_setting(
+    make_app: Callable[..., Flask], at_api: StandInAPI
+) -> None:
+    app = make_app(RESUME_WINDOW=0)
+    client = app.test_client()
+    deployment.standard(app)
+    cut_and_end(client)
+    assert len(all_cases(app)) == 1  # still saved and routed, only not offered
+    assert not offered(Caller(client, phone=PHONE).dial())
+
+
+def test_no_offer_to_another_phone(app: Flask, client: FlaskClient) -> None:
+    deployment.standard(app)
+    cut_and_end(client)
+    other = Caller(client, phone="+243970005678")
+    assert not offered(other.dial())
+    assert offered(Caller(client, phone=PHONE).dial())
+
+
+def test_cut_again_after_continuing_keeps_one_case(
+    app: Flask, client: FlaskClient, at_api: StandInAPI, run_jobs: Callable[..., None]
+) -> None:
+    deployment.standard(app)
+    cut_and_end(client)
+    second = Caller(client, phone=PHONE)
+    second.dial()
+    second.choose(CONTINUE)
+    second.press("2")  # two or three children, then cut again
+    end_session(client, second, "Failed")
+    third = Caller(client, phone=PHONE)
+    third.dial()
+    assert "Are they girls or boys" in third.choose(CONTINUE)
+    third.press("1")
+    third.press("1")
+    third.press("2")
+    end = third.press("1")
+    run_jobs()
+    [case] = all_cases(app)
+    assert reference_in(end) == case.reference
+    assert not case.partial
+    assert (case.children, case.sex) == ("2-3", "girls")
+    assert len(at_api.messages) == 1
+
+
+def test_french_caller_continues_in_french(app: Flask, client: FlaskClient) -> None:
+    deployment.standard(app)
+    caller = Caller(client, phone=PHONE)
+    caller.dial()
+    caller.choose("Français")
+    caller.press("1")
+    caller.press("1")
+    caller.press("1")
+    caller.choose("Ouaka")
+    caller.choose("Bambari")
+    cut_screen = caller.screen
+    end_session(client, caller)
+    again = Caller(client, phone=PHONE)
+    again.dial()
+    again.press("1")
+    assert again.screen == cut_screen
+    assert all_cases(app)[0].language == "fr"
