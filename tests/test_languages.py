@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -97,3 +98,28 @@ def test_the_alert_flow_end_to_end_in_each_language(six: Flask, lang: str) -> No
     with session_scope(six) as session:
         case = session.scalar(select(Case).where(Case.reference == reference))
         assert case is not None and case.language == lang and case.category == "recruitment"
+
+
+def test_a_language_babel_does_not_know_is_one_catalog_and_one_line(
+    make_app: Callable[..., Flask], tmp_path: Path
+) -> None:
+    locales = tmp_path / "locales"
+    shutil.copytree(ROOT / "locales", locales)
+    with (locales / "languages.toml").open("a", encoding="utf-8") as fh:
+        fh.write('kg = { name = "Kikongo" }\n')
+    catalog = locales / "kg" / "LC_MESSAGES"
+    catalog.mkdir(parents=True)
+    (catalog / "messages.po").write_text(
+        'msgid ""\nmsgstr ""\n"Language: kg\\n"\n"Content-Type: text/plain; charset=UTF-8\\n"\n\n'
+        'msgid "What would you like to do?"\nmsgstr "Nki nge zola kusala?"\n',
+        encoding="utf-8",
+    )
+    app = make_app(LOCALES_DIR=str(locales), LANGUAGES=[*LANGUAGES, "kg"])
+    deployment.standard(app)
+    caller = Caller(app.test_client(), phone="+243970009999")
+    assert "7 Kikongo" in caller.dial()
+    menu = caller.press("7")
+    assert menu.startswith("CON Nki nge zola kusala?")
+    assert "Report a child in danger" in menu  # not translated yet: the English source
+    caller.press("1")
+    assert caller.screen.startswith("CON Your report goes to")
