@@ -33,6 +33,32 @@ ANSWER_VALUES = {
 }
 REFERENCE_ATTEMPTS = 8
 
+# Codes each flow may save beyond the alert's, kept in Case.answers (menus only, no free text).
+FLOW_ANSWERS = {
+    "alert": {"when": {"today", "last_3_days", "earlier", "unknown"}},
+    "complaint": {
+        "what": {"sexual_exploitation_abuse", "child_used", "misconduct"},
+        "who": {"un", "police", "aid_worker", "unknown"},
+        "when": {"today", "last_3_days", "earlier", "unknown"},
+        "child": {"yes", "no", "unknown"},
+        "help_now": {"health", "safety", "psychosocial", "no", "unknown"},
+    },
+    "help": {
+        "age": {"under_15", "15_17", "18_plus", "unknown"},
+        "own_children": {"yes", "no", "unknown"},
+        "need": {"safety", "health", "food", "family", "school_work"},
+    },
+}
+FLOW_KINDS = {"complaint": CaseKind.COMPLAINT, "help": CaseKind.HELP_REQUEST}
+# A complaint's category is the MRM code focal points' coverage is written in.
+COMPLAINT_CATEGORIES = {
+    "sexual_exploitation_abuse": "sexual_violence",
+    "child_used": "recruitment",
+    "misconduct": "other",
+}
+# Within 72 hours of sexual violence, post-exposure prophylaxis still works.
+PEP_WHEN = frozenset({"today", "last_3_days"})
+
 
 def source_key(channel: Channel, session_id: str) -> str:
     """Digest a channel's session id, so a session can make at most one case."""
@@ -42,6 +68,38 @@ def source_key(channel: Channel, session_id: str) -> str:
 def _answer(submission: Submission, key: str) -> str:
     value = submission.answers.get(key) or "unknown"
     return value if value in ANSWER_VALUES[key] else "unknown"
+
+
+def flow_answers(submission: Submission) -> dict[str, str]:
+    """Return the known codes a flow saved beyond the alert's; anything else is dropped."""
+    allowed = FLOW_ANSWERS.get(submission.flow, {})
+    return {
+        key: value
+        for key, values in allowed.items()
+        if (value := submission.answers.get(key) or "unknown") in values
+    }
+
+
+def recent_sexual_violence(category: str, answers: Mapping[str, str] | None) -> bool:
+    """Tell whether sexual violence is said to have happened within the last 72 hours."""
+    return category == "sexual_violence" and (answers or {}).get("when") in PEP_WHEN
+
+
+def _classify(submission: Submission) -> tuple[CaseKind, str, str, dict[str, str]]:
+    """Return the kind, category, urgency and extra answers a submission makes."""
+    kind = FLOW_KINDS.get(submission.flow, CaseKind.ALERT)
+    answers = flow_answers(submission)
+    if kind == CaseKind.COMPLAINT:
+        category = COMPLAINT_CATEGORIES.get(answers.get("what", ""), "other")
+        urgent = "yes" if recent_sexual_violence(category, answers) else "no"
+        return kind, category, urgent, answers
+    if kind == CaseKind.HELP_REQUEST:
+        # A child who left an armed group; "safety first" is urgent, nothing waits for checks.
+        return kind, "recruitment", "yes" if answers.get("need") == "safety" else "no", answers
+    category = submission.answers.get("category") or "other"
+    category = category if category in CATEGORIES else "other"
+    urgent = "yes" if recent_sexual_violence(category, answers) else _answer(submission, "urgent")
+    return kind, category, urgent, answers
 
 
 def _reporter(session: Session, pseudonym: str, language: str) -> Reporter:
@@ -61,15 +119,15 @@ def _existing(session: Session, key: str) -> Case | None:
 
 def complete_partial(session: Session, case: Case, submission: Submission) -> None:
     """Complete a partial case with the answers of its resumed session, to be routed again."""
-    category = submission.answers.get("category") or "other"
+    kind, category, urgent, answers = _classify(submission)
     pcode = submission.answers.get("location")
-    case.category = category if category in CATEGORIES else "other"
+    case.kind, case.category, case.answers = kind, category, answers or None
     case.location_id = (
         session.scalar(select(Location.id).where(Location.pcode == pcode)) if pcode else None
     )
     case.children = _answer(submission, "children")
     case.sex = _answer(submission, "sex")
-    case.urgent = _answer(submission, "urgent")
+    case.urgent = urgent
     case.language = submission.language
     case.partial = False
     # Routed again, so that focal points the fuller answers add receive it (once each).
@@ -100,9 +158,7 @@ def create_case(
             complete_partial(session, existing, submission)
             return existing, True
         return existing, False
-    category = submission.answers.get("category") or "other"
-    if category not in CATEGORIES:
-        category = "other"
+    kind, category, urgent, answers = _classify(submission)
     pcode = submission.answers.get("location")
     for attempt in range(REFERENCE_ATTEMPTS):
         # References are random: on a collision draw again, one digit longer late on.
@@ -121,13 +177,14 @@ def create_case(
                     reference if reference and attempt == 0 else new_reference(length)
                 ),
                 source_key=key,
-                kind=CaseKind.ALERT,
+                kind=kind,
                 channel=channel,
                 category=category,
                 location_id=location_id,
                 children=_answer(submission, "children"),
                 sex=_answer(submission, "sex"),
-                urgent=_answer(submission, "urgent"),
+                urgent=urgent,
+                answers=answers or None,
                 language=submission.language,
                 reporter_id=reporter.id,
                 partial=partial is not None,

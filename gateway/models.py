@@ -19,6 +19,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from gateway.crypto import register_encrypted
 from gateway.db import Base
 
 
@@ -202,6 +203,10 @@ class Case(Base):
     details: Mapped[str | None] = mapped_column(Text)
     # The reporter asked for one SMS when the case is followed up (number in Callback).
     callback_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Answers of complaints and help requests: codes chosen from menus only, never free text.
+    answers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # The last escalation stage that ran (gateway/escalation.py); claimed atomically, so once.
+    escalation_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
@@ -326,3 +331,15 @@ class Callback(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# Columns holding ciphertexts of gateway.crypto.encrypt: `gateway keys rotate` re-encrypts them.
+for _table, _column in (
+    ("cases", "details"),
+    ("inbound_messages", "body"),
+    ("inbound_messages", "reply_to"),
+    ("callbacks", "number"),
+    ("outbox_messages", "recipient"),
+    ("outbox_messages", "body"),
+):
+    register_encrypted(_table, _column)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from datetime import timedelta
 
 from sqlalchemy import Integer, func, literal_column, select
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session, aliased
 
 from gateway.models import (
     Case,
+    CaseKind,
     FocalPoint,
     FocalPointLocation,
     Gender,
@@ -98,25 +100,70 @@ def _nearest(levels: dict[int, list[FocalPoint]]) -> list[FocalPoint]:
     return []
 
 
-def recipients_for(session: Session, case: Case) -> list[FocalPoint]:
-    """Return the focal points a case goes to: the nearest level covering it, primaries first."""
-    levels = _coverers_by_distance(session, case)
-    chosen = _nearest(levels)
+# Help a complaint's survivor needs now: a victim-assistance focal point receives it at once.
+ASSISTANCE_NEEDS = frozenset({"health", "safety", "psychosocial"})
+
+
+def roles_for(case: Case) -> list[Role]:
+    """Return the roles a case is routed to: complaints only ever to `conduct` (and help)."""
+    if case.kind == CaseKind.COMPLAINT:
+        needs = (case.answers or {}).get("help_now")
+        return [Role.CONDUCT, *([Role.ASSISTANCE] if needs in ASSISTANCE_NEEDS else [])]
+    if case.kind == CaseKind.HELP_REQUEST:
+        return [Role.SERVICES]
+    return [Role.CHILD_PROTECTION]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Who a case goes to, and whether it needed a woman that nobody of its role could be."""
+
+    recipients: list[FocalPoint]
+    no_woman: bool = False
+
+
+def _with_a_woman(
+    case: Case, levels: dict[int, list[FocalPoint]], chosen: list[FocalPoint]
+) -> tuple[list[FocalPoint], bool]:
+    """Add the nearest woman of levels when none is chosen; True when there is none at all."""
+    if not chosen or not _needs_a_woman(case) or any(fp.gender == Gender.FEMALE for fp in chosen):
+        return chosen, False
+    for points in levels.values():
+        woman = _woman(points)
+        if woman is not None:
+            return [*chosen, woman], False
+    return chosen, True
+
+
+def routing_plan(session: Session, case: Case) -> Plan:
+    """Return the focal points a case goes to: per role, the nearest level, primaries first.
+
+    Girls and sexual violence go to a woman where one covers the area with the same role: the
+    nearest one, in addition to those chosen; where none does, the plan says so.
+    """
     if case.needs_triage:
         # An SMS no flow understood: the focal points of the reporter's last known place read
         # it, else those whose role is to triage.
-        if case.location_id is None:
-            chosen = []
-        return chosen or _nearest(_coverers_by_distance(session, case, Role.TRIAGE))
-    if chosen and _needs_a_woman(case) and not any(fp.gender == Gender.FEMALE for fp in chosen):
-        # Girls and sexual violence go to a woman where one covers the area: the nearest one,
-        # in addition to those chosen above.
-        for points in levels.values():
-            woman = _woman(points)
-            if woman is not None:
-                chosen = [*chosen, woman]
-                break
-    return chosen
+        chosen = _nearest(_coverers_by_distance(session, case)) if case.location_id else []
+        return Plan(chosen or _nearest(_coverers_by_distance(session, case, Role.TRIAGE)))
+    recipients: list[FocalPoint] = []
+    no_woman = False
+    for role in roles_for(case):
+        levels = _coverers_by_distance(session, case, role)
+        chosen, missing = _with_a_woman(case, levels, _nearest(levels))
+        recipients += [fp for fp in chosen if fp not in recipients]
+        no_woman = no_woman or missing
+    return Plan(recipients, no_woman)
+
+
+def recipients_for(session: Session, case: Case) -> list[FocalPoint]:
+    """Return the focal points a case goes to (see routing_plan)."""
+    return routing_plan(session, case).recipients
+
+
+def coverers(session: Session, case: Case, role: Role) -> dict[int, list[FocalPoint]]:
+    """Return the active focal points of a role covering the case, by distance (nearest first)."""
+    return _coverers_by_distance(session, case, role)
 
 
 FLOOD_WINDOW = timedelta(hours=1)

@@ -123,7 +123,7 @@ def test_alert_with_words_is_one_report_for_a_person_to_read(
     assert decrypt(case.details or "", app) == "armed men took 3 boys near the school of Ippy"
     # No place known for this sender yet: the triage desk reads it, with the words.
     [sms] = focal_point_messages(at_api, TRIAGE_PHONE)
-    assert reference in sms
+    assert reference in sms and "armed men took 3 boys near the school of Ippy" in sms
     assert focal_point_messages(at_api, deployment.OUAKA_PHONE) == []
 
 

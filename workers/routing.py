@@ -10,7 +10,8 @@ from sqlalchemy.exc import IntegrityError
 
 from gateway.db import session_scope
 from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, utcnow
-from gateway.routing import flood_count, recipients_for
+from gateway.escalation import schedule_escalation
+from gateway.routing import flood_count, routing_plan
 from workers.enqueue import enqueue_send
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,8 @@ def route_case(case_id: int) -> None:
             return
         urgent = case.is_urgent
         flood = flood_count(session, case, current_app.config["FLOOD_CASES_PER_HOUR"])
-        recipients = [] if flood else recipients_for(session, case)
+        plan = routing_plan(session, case)
+        recipients = [] if flood else plan.recipients
         status = CaseStatus.ROUTED if recipients or flood else CaseStatus.UNASSIGNED
         # Only the run that moves the case out of NEW goes on: a concurrent run waits for
         # this row's lock, finds the status changed and stops here.
@@ -61,6 +63,10 @@ def route_case(case_id: int) -> None:
         else:
             session.add(CaseEvent(case_id=case_id, kind="routed",
                                   detail={"focal_point_ids": ids}))
+        if plan.no_woman and not flood:
+            # Girls or sexual violence, and no woman covers it: coordinators see the gap.
+            session.add(CaseEvent(case_id=case_id, kind="no_woman_available",
+                                  detail={"category": case.category}))
         if not recipients and not flood:
             session.add(
                 CaseEvent(
@@ -88,3 +94,4 @@ def route_case(case_id: int) -> None:
     for outbox_id in outbox_ids:
         # If Redis refuses, the row stays QUEUED and the sweep queues it again.
         enqueue_send(outbox_id, urgent)
+    schedule_escalation(case_id, 1)

@@ -102,6 +102,8 @@ def compose_alert(case: Case, lang: str, catalogs: Catalogs, fold: bool = False)
 
     fold: the language allows replacing characters outside GSM-7 (locales/languages.toml).
     """
+    if case.needs_triage:
+        return _compose_triage(case, lang, catalogs, fold)
     if case.children in CHILDREN_LABELS:
         children = CHILDREN_LABELS[case.children]
     else:
@@ -122,6 +124,19 @@ def compose_alert(case: Case, lang: str, catalogs: Catalogs, fold: bool = False)
         if sms_segments(text) == 1:
             break  # otherwise try the shorter name of the place
     return text
+
+
+def _compose_triage(case: Case, lang: str, catalogs: Catalogs, fold: bool) -> str:
+    """An SMS no flow understood: the focal point reads the sender's own words to decide."""
+    words = " ".join(decrypt(case.details).split()) if case.details else ""
+    place = _places(case, catalogs, lang)[-1]
+    # TRANSLATORS: a focal point's SMS about a message sent by SMS that no menu understood: a
+    # person must read it. %(words)s is what the sender wrote.
+    text = catalogs.gettext(
+        lang, 'SMS to read %(reference)s, %(place)s: "%(words)s"',
+        reference=case.reference, place=place, words=words,
+    )
+    return fold_to_gsm7(text) if fold else text
 
 
 def _scrub(text: str, phone: str) -> str:
