@@ -4,20 +4,23 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
+from flows.i18n import load_languages
 from gateway.crypto import decrypt
 from gateway.db import session_scope
 from gateway.models import Case, CaseStatus, InboundMessage, Reporter
 from gateway.references import is_valid, new_reference
 from tests import deployment
-from tests.conftest import StandInAPI
+from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
 from tests.test_ussd import reference_in
 
+ROOT = Path(__file__).resolve().parents[1]
 REPORTER = "+243970005555"
 TRIAGE_PHONE = "+23670000099"
 
@@ -160,3 +163,23 @@ def test_language_keyword_and_a_language_remembered(app: Flask, phone: Phone) ->
     # An English keyword from a sender who chose English; a French one switches to French.
     assert phone.send("ALERT").startswith("Your report goes to")
     assert phone.send("ALERTE").startswith("Votre alerte ira")
+
+
+@pytest.mark.parametrize(
+    ("keyword", "intro"),
+    [("HATARI", "Endelea"), ("بلاغ", "بلاغك لحماة الأطفال"), ("Alert.", "Continue")],
+)
+def test_keywords_start_the_flow_in_their_own_language(
+    make_app: Callable[..., Flask], at_api: StandInAPI, run_jobs: Callable[..., None],
+    keyword: str, intro: str,
+) -> None:
+    app = make_app(
+        AT_USERNAME=AT_USERNAME, AT_API_KEY=AT_API_KEY, AT_API_URL=at_api.url,
+        LANGUAGES=list(load_languages(ROOT / "locales")),
+    )
+    deployment.standard(app)
+    phone = Phone(app.test_client(), at_api, lambda: run_jobs(app))
+    assert intro in phone.send(keyword)
+    with session_scope(app) as session:
+        [message] = session.scalars(select(InboundMessage)).all()
+        assert message.outcome == "start:alert"
