@@ -119,6 +119,23 @@ def _float_list(name: str, raw: str) -> list[float]:
         raise ConfigError(f"{name} must be a comma-separated list of seconds, got {raw!r}") from exc
 
 
+def _delays(name: str, raw: str) -> dict[str, float]:
+    """Parse "urgent=1800,default=86400,pep=3600,abduction:urgent=900" into seconds by key."""
+    delays: dict[str, float] = {}
+    for part in (p.strip() for p in raw.split(",")):
+        if not part:
+            continue
+        key, _, value = part.partition("=")
+        try:
+            seconds = float(value)
+        except ValueError:
+            seconds = -1.0
+        if not key.strip() or seconds <= 0:
+            raise ConfigError(f"{name}: {part!r} must be <key>=<seconds>, e.g. urgent=1800")
+        delays[key.strip()] = seconds
+    return delays
+
+
 def _languages(env: Mapping[str, str], locales_dir: str) -> list[str]:
     """Return the offered languages: GATEWAY_LANGUAGES, else every one in languages.toml."""
     try:
@@ -198,6 +215,9 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         ),
         "SWEEP_INTERVAL": int(env.get("GATEWAY_SWEEP_INTERVAL", "30")),
         "SMS_SEGMENTS_PER_SECOND": _per_second(env, "GATEWAY_SMS_SEGMENTS_PER_SECOND", 5),
+        "ESCALATION_DELAYS": _delays(
+            "GATEWAY_ESCALATION_DELAYS", env.get("GATEWAY_ESCALATION_DELAYS", "")
+        ),
         "SEND_INTERRUPTED_AFTER": float(env.get("GATEWAY_SEND_INTERRUPTED_AFTER", "90")),
         "METRICS_TOKEN": env.get("GATEWAY_METRICS_TOKEN", "").strip() or None,
         **_security_settings(env, data_dir, embedded),
@@ -217,6 +237,7 @@ def _security_settings(env: Mapping[str, str], data_dir: Path, embedded: bool) -
         "RATE_PER_ADDRESS": _rate(
             "GATEWAY_RATE_PER_ADDRESS", env.get("GATEWAY_RATE_PER_ADDRESS", "1200/60")
         ),
+        "SMS_CONVERSATION_TTL": int(env.get("GATEWAY_SMS_CONVERSATION_TTL", "3600")),
         "STATUS_TRIES": _rate("GATEWAY_STATUS_TRIES", env.get("GATEWAY_STATUS_TRIES", "6/3600")),
         "RATE_PER_CALLER": _rate(
             "GATEWAY_RATE_PER_CALLER", env.get("GATEWAY_RATE_PER_CALLER", "30/60")
