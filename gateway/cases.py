@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from flows import Submission
+from flows.i18n import N_
 from gateway.models import (
     CATEGORIES,
     Case,
@@ -25,6 +26,15 @@ from gateway.models import (
 from gateway.references import new_reference
 
 log = logging.getLogger(__name__)
+
+# TRANSLATORS: added to the last screen or SMS of a report of sexual violence within 72 hours.
+# Neutral words: whoever reads the phone must not learn what was reported.
+HEALTH_HINT = N_("If someone was hurt, go to the nearest health centre today.")
+# TRANSLATORS: the last USSD screen of such a report (at most 76 characters in Arabic script).
+HEALTH_END = N_(
+    "Thank you. Your report number is %(reference)s. "
+    "If someone was hurt, go to the nearest health centre today."
+)
 
 ANSWER_VALUES = {
     "children": {"1", "2-3", "4+", "unknown"},
@@ -83,6 +93,12 @@ def flow_answers(submission: Submission) -> dict[str, str]:
 def recent_sexual_violence(category: str, answers: Mapping[str, str] | None) -> bool:
     """Tell whether sexual violence is said to have happened within the last 72 hours."""
     return category == "sexual_violence" and (answers or {}).get("when") in PEP_WHEN
+
+
+def points_to_health(submission: Submission) -> dict[str, str]:
+    """Return {"health": "yes"} when the last screen must point to health care (PEP window)."""
+    _kind, category, _urgent, answers = _classify(submission)
+    return {"health": "yes"} if recent_sexual_violence(category, answers) else {}
 
 
 def _classify(submission: Submission) -> tuple[CaseKind, str, str, dict[str, str]]:

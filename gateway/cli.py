@@ -15,9 +15,10 @@ def cli() -> None:
 
 
 def _register() -> None:
-    from gateway.commands import data, flows, i18n, keys, purge, run
+    from gateway.commands import cases, data, flows, i18n, keys, purge, run
 
     commands = (*data.COMMANDS, *run.COMMANDS, *keys.COMMANDS, *purge.COMMANDS)
+    commands = (*commands, *cases.COMMANDS)
     for command in (*commands, *flows.COMMANDS, *i18n.COMMANDS):
         cli.add_command(command)
 

@@ -12,7 +12,7 @@ from flows import Screen, Submission
 from flows.render import fit_end
 from gateway import resume
 from gateway.abuse import limit_caller
-from gateway.cases import create_case, source_key
+from gateway.cases import HEALTH_END, create_case, points_to_health, source_key
 from gateway.conversation import get_catalogs, get_engine, get_sessions
 from gateway.db import session_scope
 from gateway.follow_up import STATUS_TEXTS, lookup_status, request_callback
@@ -85,14 +85,14 @@ def _submitter(
             log.error("case not committed, spooled: %s", type(exc).__name__)
             spool_case(submission, pseudonym=caller, channel=Channel.USSD, key=key,
                        reference=reference)
-            return {"reference": reference}
+            return {"reference": reference, **points_to_health(submission)}
         if created:
             log.info("case %s created from USSD", case_id)
             if submission.answers.get("callback") == "yes":
                 keep_callback(case_id, caller, phone, submission.language)
             # Only after the commit; if Redis refuses, the case waits for the sweep.
             enqueue_route(case_id, urgent)
-        return {"reference": reference}
+        return {"reference": reference, **points_to_health(submission)}
 
     return submit
 
@@ -152,6 +152,11 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
                 extra = record.extra if record is not None else {}
                 submit = _submitter(session_id, caller, phone, extra.get(resume.RESUMED_KEY))
                 state, screen = _advance(record, text, caller, submit)
+                if screen.end and state.get("params", {}).get("health"):
+                    # Sexual violence within 72 hours: the last screen points to health care.
+                    text_end = engine.translate(engine.language_of(state), HEALTH_END,
+                                                reference=state["params"].get("reference", ""))
+                    screen = Screen(fit_end(text_end), end=True)
             else:
                 state, screen, extra = hop
             language = engine.language_of(state)

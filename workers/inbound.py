@@ -19,7 +19,8 @@ from sqlalchemy.orm import Session
 
 from flows import Engine, Screen, Submission
 from flows.i18n import N_
-from gateway.cases import create_case, source_key
+from gateway import focal_commands
+from gateway.cases import HEALTH_HINT, create_case, points_to_health, source_key
 from gateway.conversation import get_catalogs, get_engine
 from gateway.crypto import decrypt, encrypt
 from gateway.db import session_scope
@@ -40,6 +41,7 @@ from workers.enqueue import (
 log = logging.getLogger(__name__)
 
 ALERT_FLOW, STATUS_FLOW, MAIN_FLOW = "alert", "status", "main"
+REPORT_FLOWS = (ALERT_FLOW, "complaint", "help")
 
 # TRANSLATORS: the last SMS of a report by SMS, after the reference: protects the reporter if
 # someone reads their phone.
@@ -85,7 +87,9 @@ def _first_word(app: Flask, lang: str, msgid: str) -> str:
 class _Processor:
     """Reads one message in the context of its sender's open conversation."""
 
-    def __init__(self, app: Flask, session: Session, message: InboundMessage) -> None:
+    def __init__(
+        self, app: Flask, session: Session, message: InboundMessage, number: str = ""
+    ) -> None:
         self.app = app
         self.session = session
         self.message = message
@@ -95,8 +99,16 @@ class _Processor:
         self.conversations = SmsConversations(app)
         self.to_route: list[tuple[int, bool]] = []
         self.case_id: int | None = None
+        self.number = number
+        self.to_send: list[int] = []  # reporters' SMS an acknowledgement queued
 
     def run(self, text: str) -> _Reply | None:
+        # A focal point's phone (staff numbers are known): OK / INFO / DONE, never a report.
+        command = focal_commands.handle(self.app, self.session, self.number, text)
+        if command is not None:
+            self.message.outcome = "focal_point"
+            self.to_send.extend(command.outbox_ids)
+            return _Reply(command.text, command.lang)
         match = _keywords(self.app).match(text)
         if match is not None:
             return self._keyword(match)
@@ -151,7 +163,10 @@ class _Processor:
         if screen.end:
             self.conversations.close(self.pseudonym)
             text = screen.text
-            if state.get("flow") == ALERT_FLOW and state.get("params", {}).get("reference"):
+            params = state.get("params", {})
+            if params.get("health"):
+                text += "\n" + self.engine.translate(lang, HEALTH_HINT)
+            if state.get("flow") in REPORT_FLOWS and params.get("reference"):
                 text += "\n" + self.engine.translate(lang, DELETE_HINT)
             return _Reply(text, lang, self.case_id)
         self.conversations.save(self.pseudonym, state)
@@ -172,7 +187,7 @@ class _Processor:
                 return {"status": text}
             case = self._case(submission, source_key(Channel.SMS, conversation))
             self.case_id = case.id
-            return {"reference": case.reference}
+            return {"reference": case.reference, **points_to_health(submission)}
 
         return submit
 
@@ -237,7 +252,7 @@ def process_inbound(message_id: int) -> None:
                 return
             text = decrypt(message.body or "", app)
             number = decrypt(message.reply_to or "", app)
-            processor = _Processor(app, session, message)
+            processor = _Processor(app, session, message, number)
             reply = processor.run(text)
             sends = _queue_reply(session, message, number, reply)
             # The words and the number are needed no longer: erase them with the outcome.
@@ -246,6 +261,7 @@ def process_inbound(message_id: int) -> None:
             message.processed_at = utcnow()
             session.commit()
             routes = processor.to_route
+            sends += processor.to_send
     for case_id, urgent in routes:
         enqueue_route(case_id, urgent, app)
     for outbox_id in sends:

