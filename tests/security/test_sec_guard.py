@@ -184,3 +184,20 @@ def test_the_try_later_screen_is_in_the_callers_language(make_app: Callable[...,
             "en", "Too many tries in a short time. Please dial again later."
         )
     assert caller.press("1") == "END " + expected
+
+
+def test_the_providers_own_addresses_are_not_rate_limited(
+    make_app: Callable[..., Flask],
+) -> None:
+    """With an allow-list, the provider's address carries every caller: a surge passes it."""
+    app = make_app(RATE_PER_ADDRESS=(5, 60), ALLOWED_IPS=[f"{AT_ADDRESS}/32"])
+    client = app.test_client()
+    statuses = {
+        client.post("/africastalking/delivery-reports", data=FORM,
+                    environ_base={"REMOTE_ADDR": AT_ADDRESS}).status_code
+        for _ in range(20)
+    }
+    assert statuses == {200}
+    outsider = client.post("/africastalking/delivery-reports", data=FORM,
+                           environ_base={"REMOTE_ADDR": "203.0.113.9"})
+    assert outsider.status_code == 403
