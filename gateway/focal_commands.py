@@ -116,6 +116,13 @@ def _label(catalogs: Catalogs, lang: str, table: dict[str, str], code: str | Non
     return catalogs.gettext(lang, table.get(code or "unknown", table["unknown"]))
 
 
+FLOOD_SUMMARY = "flood_summary"
+# TRANSLATORS: sent at most once an hour when one sender makes many reports (a flood, or a phone
+# in the wrong hands): the others are saved and flagged, not sent one by one. %(text)s is the
+# latest report's SMS.
+FLOOD_SMS = N_("Many reports from one sender this hour, the others kept unsent. Latest: %(text)s")
+
+
 def compose_for(
     app: Flask, case: Case, focal_point: FocalPoint, purpose: str, lang: str, fold: bool
 ) -> str:
@@ -153,6 +160,8 @@ def compose_for(
             text = catalogs.gettext(lang, URGENT_SMS, text=text)
     if purpose.startswith("escalation"):
         text = catalogs.gettext(lang, ESCALATED_SMS, text=text)
+    elif purpose == FLOOD_SUMMARY:
+        text = catalogs.gettext(lang, FLOOD_SMS, text=text)
     if case.kind != CaseKind.ALERT or purpose.startswith("escalation"):
         text = catalogs.gettext(lang, REPLY_HINT, text=text, ok=_word(app, lang, COMMANDS["ok"]),
                                 reference=case.reference)

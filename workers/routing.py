@@ -7,17 +7,36 @@ import logging
 from flask import current_app
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from gateway.db import session_scope
 from gateway.escalation import schedule_escalation
+from gateway.focal_commands import FLOOD_SUMMARY
 from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, utcnow
-from gateway.routing import flood_count, routing_plan
+from gateway.routing import FLOOD_WINDOW, flood_count, routing_plan
 from workers.enqueue import enqueue_send
 
 log = logging.getLogger(__name__)
 
 CASE_ALERT = "case_alert"
 FLAGGED_FLOOD = "flagged_flood"
+
+
+def _summary_sent_this_hour(session: Session, case: Case) -> bool:
+    """Tell whether a flood summary about this case's reporter went out within the hour."""
+    if case.reporter_id is None:
+        return False
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .join(Case, Case.id == OutboxMessage.case_id)
+        .where(
+            Case.reporter_id == case.reporter_id,
+            OutboxMessage.purpose == FLOOD_SUMMARY,
+            OutboxMessage.created_at >= utcnow() - FLOOD_WINDOW,
+        )
+        .limit(1)
+    )
+    return found is not None
 
 
 def route_case(case_id: int) -> None:
@@ -30,6 +49,9 @@ def route_case(case_id: int) -> None:
         flood = flood_count(session, case, current_app.config["FLOOD_CASES_PER_HOUR"])
         plan = routing_plan(session, case)
         recipients = [] if flood else plan.recipients
+        # A flood pages nobody case by case, but never nobody at all: once an hour per sender,
+        # the latest case goes out as a summary (a real emergency can look like a flood).
+        summary = bool(flood) and not _summary_sent_this_hour(session, case)
         status = CaseStatus.ROUTED if recipients or flood else CaseStatus.UNASSIGNED
         # Only the run that moves the case out of NEW goes on: a concurrent run waits for
         # this row's lock, finds the status changed and stops here.
@@ -54,6 +76,13 @@ def route_case(case_id: int) -> None:
             for fp in recipients
             if fp.id not in alerted
         ]
+        if summary:
+            rows = [
+                OutboxMessage(
+                    case_id=case_id, focal_point_id=fp.id, purpose=FLOOD_SUMMARY, urgent=urgent
+                )
+                for fp in plan.recipients
+            ]
         session.add_all(rows)
         ids = [row.focal_point_id for row in rows]
         if flood:
@@ -86,6 +115,8 @@ def route_case(case_id: int) -> None:
 
     if flood:
         log.warning("case %s flagged: its reporter made %d cases within an hour", case_id, flood)
+        for outbox_id in outbox_ids:  # the hour's summary, if this case carries it
+            enqueue_send(outbox_id, urgent)
         return
     if not recipients:
         log.warning("case %s unassigned: nobody covers its place and category", case_id)

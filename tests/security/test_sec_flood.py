@@ -1,4 +1,4 @@
-"""A reporter who floods: every case saved, focal points not paged for each one."""
+"""A reporter who floods: every case saved, focal points paged once an hour, not for each."""
 
 from __future__ import annotations
 
@@ -44,8 +44,13 @@ def test_cases_past_the_hourly_limit_are_saved_flagged_and_not_paged(
             select(CaseEvent.case_id).where(CaseEvent.kind == "flagged_flood")
         ).all()
     assert flagged == [cases[2].id, cases[3].id]
-    # Ouaka's primary is paged for the first two of the flood and for the other caller only.
-    assert len(at_api.messages) == 3
+    # Ouaka's primary is paged for the first two of the flood, once for the rest of the hour
+    # (a summary naming the latest flagged case), and for the other caller.
+    texts = [m["form"]["message"] for m in at_api.messages]
+    assert len(texts) == 4
+    [summary] = [text for text in texts if text.startswith("Many reports from one sender")]
+    assert cases[2].reference in summary
+    assert not any(cases[3].reference in text for text in texts)
 
 
 def test_a_flagged_case_routed_twice_stays_unpaged(
@@ -64,4 +69,4 @@ def test_a_flagged_case_routed_twice_stays_unpaged(
         for case_id in (1, 2):
             enqueue_route(case_id, True)
     run_jobs(app)
-    assert len(at_api.messages) == 1
+    assert len(at_api.messages) == 2  # the first case, then the hour's one flood summary
