@@ -59,6 +59,8 @@ def serve(host: str, port: int | None) -> None:
     click.echo(f"Gateway on http://{host}:{port} ({where})")
     click.echo(f"  USSD callback:      http://{host}:{port}/africastalking/ussd")
     click.echo(f"  Delivery reports:   http://{host}:{port}/africastalking/delivery-reports")
+    click.echo(f"  Incoming SMS:       http://{host}:{port}/africastalking/sms")
+    click.echo(f"  USSD session ends:  http://{host}:{port}/africastalking/ussd-events")
     if not app.config.get("AT_USERNAME"):
         click.echo("  No AT_USERNAME/AT_API_KEY: SMS are kept unsent and printed here.")
     try:
