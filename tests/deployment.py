@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from flask import Flask
+from sqlalchemy import select
 
 from gateway.db import session_scope
 from gateway.models import FocalPoint, Gender, Level, Location, Role
@@ -23,10 +26,10 @@ OUAKA_BACKUP_PHONE = "+23670000012"
 NATIONAL_PHONE = "+23670000001"
 
 
-def add_places(app: Flask, places: list[tuple[str, str, str | None]] = PLACES) -> None:
+def add_places(app: Flask, places: Sequence[tuple[str, str, str | None]] = PLACES) -> None:
     """Write locations (parents before children)."""
     with session_scope(app) as session:
-        by_code = {}
+        by_code: dict[str, Location] = {}
         for pcode, name, parent in places:
             parent_row = by_code.get(parent) if parent else None
             row = Location(
@@ -42,33 +45,36 @@ def add_places(app: Flask, places: list[tuple[str, str, str | None]] = PLACES) -
 
 def add_focal_point(
     app: Flask,
-    *,
     name: str,
     phone: str,
-    pcodes: list[str],
-    categories: list[str] | None = None,
+    pcodes: Sequence[str],
+    *,
+    categories: Sequence[str] = ("*",),
     level: Level = Level.PRIMARY,
     gender: Gender | None = Gender.FEMALE,
-    languages: list[str] | None = None,
+    languages: Sequence[str] = ("en",),
     role: Role = Role.CHILD_PROTECTION,
+    active: bool = True,
 ) -> int:
-    """Write one focal point (child protection unless told) and return its id."""
+    """Write one focal point (child protection unless told) covering the places; its id."""
     with session_scope(app) as session:
-        locations = [session.query(Location).filter_by(pcode=code).one() for code in pcodes]
-        focal_point = FocalPoint(
+        locations = list(session.scalars(select(Location).where(Location.pcode.in_(pcodes))))
+        assert len(locations) == len(pcodes), pcodes
+        row = FocalPoint(
             name=name,
             phone=phone,
             organisation="UNICEF",
             gender=gender,
-            languages=languages or ["en"],
-            categories=categories or ["*"],
+            languages=list(languages),
+            categories=list(categories),
             role=role,
             level=level,
+            active=active,
             locations=locations,
         )
-        session.add(focal_point)
+        session.add(row)
         session.commit()
-        return focal_point.id
+        return row.id
 
 
 def standard(app: Flask) -> None:

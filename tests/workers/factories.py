@@ -22,16 +22,13 @@ from gateway.models import (
     CaseKind,
     CaseStatus,
     Channel,
-    FocalPoint,
-    Gender,
-    Level,
     Location,
     OutboxMessage,
     OutboxStatus,
-    Role,
     utcnow,
 )
 from gateway.references import new_reference
+from tests import deployment
 from workers import queues
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -106,54 +103,11 @@ def french_locales(tmp_path: Path) -> Path:
 
 
 def add_places(app: Flask, places: Sequence[tuple[str, str, str | None]] = PLACES) -> None:
-    """Write locations, parents before children."""
-    with session_scope(app) as session:
-        by_code: dict[str, Location] = {}
-        for pcode, name, parent in places:
-            parent_row = by_code.get(parent) if parent else None
-            row = Location(
-                pcode=pcode,
-                name=name,
-                parent=parent_row,
-                depth=(parent_row.depth + 1) if parent_row else 0,
-            )
-            session.add(row)
-            by_code[pcode] = row
-        session.commit()
+    """Write locations, parents before children (two countries by default)."""
+    deployment.add_places(app, places)
 
 
-def add_focal_point(
-    app: Flask,
-    name: str,
-    phone: str,
-    pcodes: Sequence[str],
-    *,
-    categories: Sequence[str] = ("*",),
-    level: Level = Level.PRIMARY,
-    gender: Gender | None = Gender.FEMALE,
-    languages: Sequence[str] = ("en",),
-    role: Role = Role.CHILD_PROTECTION,
-    active: bool = True,
-) -> int:
-    """Write one focal point covering the given places; return its id."""
-    with session_scope(app) as session:
-        locations = list(session.scalars(select(Location).where(Location.pcode.in_(pcodes))))
-        assert len(locations) == len(pcodes), pcodes
-        row = FocalPoint(
-            name=name,
-            phone=phone,
-            organisation="UNICEF",
-            gender=gender,
-            languages=list(languages),
-            categories=list(categories),
-            role=role,
-            level=level,
-            active=active,
-            locations=locations,
-        )
-        session.add(row)
-        session.commit()
-        return row.id
+add_focal_point = deployment.add_focal_point
 
 
 def add_case(
