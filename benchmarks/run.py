@@ -250,6 +250,7 @@ class Stack:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.processes: list[subprocess.Popen[bytes]] = []
+        self.named: dict[str, subprocess.Popen[bytes]] = {}
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen[bytes]:
         log = open(self.folder / f"{name}.log", "ab")  # noqa: SIM115
@@ -257,6 +258,7 @@ class Stack:
                                    start_new_session=True)
         log.close()
         self.processes.append(process)
+        self.named[name] = process
         return process
 
     def stop(self, process: subprocess.Popen[bytes]) -> None:
@@ -335,6 +337,84 @@ def prepare_database(env: dict[str, str]) -> None:
                    capture_output=True)
 
 
+# --- where the CPU went -----------------------------------------------------------------------
+
+
+def _cpu_by_session() -> dict[int, float]:
+    """Return CPU seconds (user + system) used so far by the live processes of each session."""
+    tick = os.sysconf("SC_CLK_TCK")
+    found: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        session, used = int(fields[3]), int(fields[11]) + int(fields[12])
+        found[session] = found.get(session, 0.0) + used / tick
+    return found
+
+
+class CpuMeter:
+    """CPU seconds used during one phase by each process of the run, and by the callers."""
+
+    def __init__(self, stack: Stack, others: dict[str, int]) -> None:
+        self.stack = stack
+        self.others = others  # processes outside the stack (not in sessions of their own)
+        self.started = 0.0
+
+    def __enter__(self) -> CpuMeter:
+        self.before = _cpu_by_session()
+        self.callers_before = _callers_cpu()
+        self.others_before = {name: _process_cpu(pid) for name, pid in self.others.items()}
+        self.machine_before = _machine_cpu()
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        after = _cpu_by_session()
+        self.seconds = time.perf_counter() - self.started
+        self.used = {
+            name: round(after.get(process.pid, 0.0) - self.before.get(process.pid, 0.0), 1)
+            for name, process in self.stack.named.items()
+        }
+        self.used["callers (this process)"] = round(_callers_cpu() - self.callers_before, 1)
+        for name, pid in self.others.items():
+            self.used[name] = round(_process_cpu(pid) - self.others_before[name], 1)
+        busy, total = _machine_cpu()
+        self.machine_busy = (busy - self.machine_before[0]) / (total - self.machine_before[1])
+
+    def shares(self) -> dict[str, float]:
+        """Return each one's share of the machine's CPU time during the phase."""
+        total = self.seconds * (os.cpu_count() or 1)
+        shares = {name: round(used / total, 3) for name, used in self.used.items() if used}
+        # The rest of the busy time: the database server, the kernel, anything else running.
+        shares["machine busy, all processes"] = round(self.machine_busy, 3)
+        return shares
+
+
+def _process_cpu(pid: int) -> float:
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu() -> tuple[float, float]:
+    """Return (busy, all) CPU seconds of the whole machine so far, from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:8]]
+    tick = os.sysconf("SC_CLK_TCK")
+    idle = fields[3] + fields[4]
+    return (sum(fields) - idle) / tick, sum(fields) / tick
+
+
+def _callers_cpu() -> float:
+    usage = os.times()
+    return usage.user + usage.system
+
+
 # --- the run ----------------------------------------------------------------------------------
 
 
@@ -398,8 +478,10 @@ def main() -> int:
         bare_env = dict(env, PYTHONPATH=str(ROOT))
         bare = gunicorn(stack, "benchmarks.bare:app", port, bare_env, args, "bare")
         deadline = time.perf_counter() + args.bare_seconds
-        tally, seconds = drive(port, args.callers, lambda _t: time.perf_counter() > deadline,
-                               walk=False)
+        others = {"stand-in": stand_in.pid or 0}
+        with CpuMeter(stack, others) as bare_cpu:
+            tally, seconds = drive(port, args.callers, lambda _t: time.perf_counter() > deadline,
+                                   walk=False)
         stack.stop(bare)
         bare_figures = summary(tally, seconds)
 
@@ -408,8 +490,9 @@ def main() -> int:
         gunicorn(stack, "gateway:create_app()", port, env, args, "web")
         for number in range(args.workers):
             stack.spawn(f"worker{number}", [str(BIN / "gateway"), "worker"], env)
-        tally, seconds = drive(port, args.callers, lambda t: len(t.final_hops) >= args.alerts,
-                               walk=True)
+        with CpuMeter(stack, others) as hop_cpu:
+            tally, seconds = drive(port, args.callers,
+                                   lambda t: len(t.final_hops) >= args.alerts, walk=True)
         hop_figures = summary(tally, seconds)
         hop_figures["alerts"] = len(tally.final_hops)
         hop_figures["alerts_per_second"] = round(len(tally.final_hops) / seconds, 1)
@@ -463,6 +546,8 @@ def main() -> int:
                 hop_figures["hops_per_second"] / bare_figures["hops_per_second"], 2
             ),
             "delivery": delivery,
+            # Each one's share of the machine's CPU time (nproc x seconds) during the phase.
+            "cpu_share": {"bare": bare_cpu.shares(), "gateway": hop_cpu.shares()},
             "errors_sample": tally.errors[:5],
         }
         print(json.dumps(figures, indent=2))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import time
+from dataclasses import dataclass
 
 from flask import Flask, current_app
 from redis.exceptions import RedisError
@@ -23,17 +24,34 @@ PREFIX = "gateway:limit"
 REFUSED_KEY = "gateway:refused"  # a hash: refusal reason -> count, for monitoring
 
 
+@dataclass(frozen=True)
+class Limit:
+    """One counter of a limit in its current window: its key, its limit and window seconds."""
+
+    key: str
+    count: int
+    seconds: int
+
+
 def _digest(value: str) -> str:
     return hashlib.sha256(value.encode()).hexdigest()[:32]
 
 
-def hit(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -> bool:
-    """Count one request of `who` under a limit (COUNT, SECONDS); False once it is over."""
+def counter(name: str, who: str, limit: tuple[int, int]) -> Limit | None:
+    """Return the counter of `who` under a limit (COUNT, SECONDS) now; None when unlimited."""
     count, seconds = limit
     if count <= 0:
-        return True
+        return None
     window = int(time.time() // seconds)
-    key = f"{PREFIX}:{name}:{_digest(who)}:{window}"
+    return Limit(f"{PREFIX}:{name}:{_digest(who)}:{window}", count, seconds)
+
+
+def hit(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -> bool:
+    """Count one request of `who` under a limit (COUNT, SECONDS); False once it is over."""
+    found = counter(name, who, limit)
+    if found is None:
+        return True
+    key, count, seconds = found.key, found.count, found.seconds
     try:
         pipe = get_redis(app).pipeline(transaction=False)
         pipe.set(key, 0, ex=seconds + 1, nx=True)
@@ -50,9 +68,20 @@ def limit_caller(pseudonym: str, kind: str, app: Flask | None = None) -> bool:
     app = app or current_app
     allowed = hit(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"], app)
     if not allowed:
-        count_refusal(f"caller_{kind}", app)
-        log.warning("caller over the %s rate limit: slowed down", kind)
+        caller_refused(kind, app)
     return allowed
+
+
+def caller_counter(pseudonym: str, kind: str, app: Flask | None = None) -> Limit | None:
+    """Return the counter limit_caller would count, for a caller counted in another trip."""
+    app = app or current_app
+    return counter(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"])
+
+
+def caller_refused(kind: str, app: Flask | None = None) -> None:
+    """Count and log a caller refused for going over their rate limit."""
+    count_refusal(f"caller_{kind}", app)
+    log.warning("caller over the %s rate limit: slowed down", kind)
 
 
 def limit_address(address: str, app: Flask | None = None) -> bool:

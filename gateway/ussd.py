@@ -11,7 +11,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flows import Screen, Submission
 from flows.render import fit_end
 from gateway import resume
-from gateway.abuse import limit_caller
+from gateway.abuse import caller_counter, caller_refused
 from gateway.cases import HEALTH_END, create_case, points_to_health, source_key
 from gateway.conversation import get_catalogs, get_engine, get_sessions
 from gateway.db import session_scope
@@ -20,7 +20,7 @@ from gateway.models import Case, Channel, utcnow
 from gateway.privacy import caller_pseudonym
 from gateway.references import new_reference
 from gateway.reporters import SESSION_SPAN, remember_language, remembered_language
-from gateway.sessions import UssdRecord
+from gateway.sessions import OverLimit, UssdRecord
 from gateway.spool import spool_case
 from workers.enqueue import enqueue_route
 
@@ -120,10 +120,9 @@ def _advance(
     return state, screen
 
 
-def _try_later(session_id: str, caller: str) -> Screen:
+def _try_later(record: UssdRecord | None, caller: str) -> Screen:
     """The END screen of a caller over their rate limit, in their language."""
     engine = get_engine()
-    record = get_sessions().load(session_id)
     lang = engine.language_of(record.state) if record else remembered_language(caller)
     lang = engine.language_of({"lang": lang})
     # TRANSLATORS: the caller sent too many requests in a short time; the session ends.
@@ -137,18 +136,16 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
     language: str | None = None
     try:
         caller = caller_pseudonym(phone)
-        if not limit_caller(caller, "ussd"):
-            return _try_later(session_id, caller)
         sessions = get_sessions()
-        with sessions.locked(session_id):
-            record = sessions.load(session_id)
+        with sessions.hop(session_id, caller_counter(caller, "ussd")) as hop:
+            record = hop.record
             if record is not None:
                 language = engine.language_of(record.state)
                 if text == record.text:
                     # The network sent the same hop again: same screen, no step forward.
                     return Screen(record.screen, record.end)
-            hop = resume.answer(record, text, caller)
-            if hop is None:
+            answered = resume.answer(record, text, caller)
+            if answered is None:
                 extra = record.extra if record is not None else {}
                 submit = _submitter(session_id, caller, phone, extra.get(resume.RESUMED_KEY))
                 state, screen = _advance(record, text, caller, submit)
@@ -158,17 +155,20 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
                                                 reference=state["params"].get("reference", ""))
                     screen = Screen(fit_end(text_end), end=True)
             else:
-                state, screen, extra = hop
+                state, screen, extra = answered
             language = engine.language_of(state)
             record = UssdRecord(
                 state=state, text=text, screen=screen.text, end=screen.end, extra=extra
             )
             try:
-                sessions.save(session_id, record)
+                hop.save(record)
             except RedisError as exc:
                 # The case (if any) is committed: the caller still gets their screen.
                 log.error("USSD session not saved: %s", type(exc).__name__)
             return screen
+    except OverLimit as over:
+        caller_refused("ussd")
+        return _try_later(over.record, caller)
     except (RedisError, TimeoutError) as exc:
         log.error("USSD hop failed on Redis: %s", type(exc).__name__)
     except Exception:  # noqa: BLE001 - the last line of defence: never a dead line
