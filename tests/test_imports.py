@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -406,3 +407,25 @@ def test_error_messages_never_echo_phone_numbers(app: Flask, tmp_path: Path) -> 
 
     assert error.lines == [5, 6]
     assert not re.search(r"\d{6}", str(error))
+
+
+def test_callers_see_an_import_within_a_second(app: Flask, tmp_path: Path) -> None:
+    """Each web process caches the places; an import reaches its callers within a second."""
+    from tests.caller import Caller
+
+    load_locations(app, write(tmp_path, PLACES))
+    client = app.test_client()
+
+    def prefectures() -> str:
+        caller = Caller(client, phone=f"+24397{time.monotonic_ns() % 10**7:07d}")
+        caller.dial()
+        for key in ["2", "1", "1", "1"]:  # English, alert, continue, recruited
+            caller.press(key)
+        return caller.screen
+
+    before = prefectures()
+    assert "Ouaka" in before and "Haut-Mbomou" not in before
+    more = f"{LOCATIONS_HEADER}\nCF71,Haut-Mbomou,CF\n"
+    load_locations(app, write(tmp_path, more, "more.csv"))
+    time.sleep(1.1)
+    assert "Haut-Mbomou" in prefectures()
