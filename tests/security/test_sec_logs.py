@@ -13,14 +13,18 @@ from sqlalchemy import select
 
 from gateway.db import session_scope
 from gateway.logs import json_handler
-from gateway.models import OutboxMessage
+from gateway.models import Case, OutboxMessage
 from gateway.privacy import pseudonym
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
+from tests.test_sms import Phone
 from tests.test_ussd import walk_alert
 
 PHONE = "+243970001234"
+SMS_PHONE = "+243990004321"
+OTHER_PHONES = ["+243990001111", "+243990002222", "+243990003333"]
+FREE_TEXT = "the xyzzy family took the boy"
 TRACES = ["243970001234", "0970001234", "970001234"]
 
 
@@ -47,6 +51,19 @@ def test_every_flow_logs_json_lines_without_numbers_keys_or_text(
     french.dial()
     french.choose("Fran")
     french.press("3")  # wherever it leads: another path through the flows
+    # The complaint, the help request and the status flows, by USSD: the first option each time.
+    for entry, phone in (("3", OTHER_PHONES[0]), ("4", OTHER_PHONES[1]), ("2", OTHER_PHONES[2])):
+        caller = Caller(client, phone=phone)
+        caller.dial()
+        caller.press("2")  # English
+        caller.press(entry)
+        while caller.screen.startswith("CON ") and len(caller.inputs) < 25:
+            caller.press("1")
+    # And by SMS: a conversation with free text, and a one-shot report in the sender's words.
+    sms = Phone(client, at_api, run_jobs, number=SMS_PHONE)
+    for text in ("ALERT", "1", "1", "1", "1", "1", "1", "1", FREE_TEXT, "2", "1",
+                 f"ALERT {FREE_TEXT} again", "STATUS 1234567"):
+        sms.send(text)
     client.post("/africastalking/ussd", data={"sessionId": "x", "phoneNumber": PHONE,
                                               "text": "1*" * 3000})  # refused: too large
     run_jobs()
@@ -54,6 +71,12 @@ def test_every_flow_logs_json_lines_without_numbers_keys_or_text(
         message_id = session.scalars(select(OutboxMessage.provider_message_id)).first()
     client.post("/africastalking/delivery-reports",
                 data={"id": message_id, "status": "Failed", "phoneNumber": PHONE})
+
+    with session_scope(app) as session:
+        kinds = sorted(str(kind) for kind in session.scalars(select(Case.kind)))
+        triaged = session.scalars(select(Case.needs_triage)).all()
+    assert {"alert", "complaint", "help_request"} <= set(kinds), kinds
+    assert sum(triaged) == 1  # the one-shot SMS report
 
     lines = [line for line in log_stream.getvalue().splitlines() if line]
     assert lines
@@ -65,7 +88,8 @@ def test_every_flow_logs_json_lines_without_numbers_keys_or_text(
                pseudonym(PHONE, app.config["SECRET_KEY"])]
     texts = [message["form"]["message"] for message in at_api.messages]
     assert texts
-    for forbidden in TRACES + secrets + texts:
+    numbers = [number[1:] for number in [SMS_PHONE, *OTHER_PHONES]]
+    for forbidden in TRACES + secrets + texts + numbers + ["xyzzy"]:
         assert forbidden not in logs
 
 
