@@ -98,3 +98,37 @@ def test_no_trace_of_the_callers_number(
         [reporter] = session.scalars(select(Reporter))
         assert reporter.pseudonym == pseudonym(PHONE, app.config["SECRET_KEY"])
         assert reporter.pseudonym != pseudonym(PHONE, "another-secret-another-secret-12345")
+
+
+def test_no_trace_of_an_sms_reporters_number_or_words(
+    app: Flask,
+    client: FlaskClient,
+    at_api: StandInAPI,
+    run_jobs: Callable[..., None],
+    caplog: pytest.LogCaptureFixture,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """An SMS report with free text and a callback, a one-shot report: nothing in clear."""
+    from tests.test_sms import Phone
+
+    caplog.set_level(logging.DEBUG)
+    deployment.standard(app)
+    redis = app.extensions["redis"]
+    words = "the quartermaster zanzibar took my sister"
+    phone = Phone(client, at_api, run_jobs, number=PHONE)
+    phone.send("ALERT")
+    mid_conversation = redis_bytes(redis)  # the open conversation's state, encrypted
+    for answer in ("1", "1", "3", "1", "2", "1", "1", words, "1", "1"):
+        phone.send(answer)
+    phone.send(f"ALERT {words}")
+    assert len([m for m in at_api.messages if m["form"]["to"] == PHONE]) >= 10  # replies went
+
+    stored = database_text(app)
+    in_redis = mid_conversation + redis_bytes(redis)
+    output = capsys.readouterr()
+    logs = caplog.text + output.out + output.err
+    assert stored and in_redis
+    for trace in [*TRACES, "zanzibar", "quartermaster"]:
+        assert trace not in stored, trace
+        assert trace.encode() not in in_redis, trace
+        assert trace not in logs, trace

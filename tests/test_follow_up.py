@@ -134,3 +134,24 @@ def test_status_from_the_ussd_menu(app: Flask, client: FlaskClient) -> None:
     typo.choose("Follow up a report")
     wrong = reference[:-1] + str((int(reference[-1]) + 1) % 10)  # one digit mistyped
     assert "typing mistake" in typo.press(wrong)
+
+
+def test_an_sms_reporter_who_asked_gets_the_follow_up_sms_too(
+    app: Flask, client: FlaskClient, at_api: StandInAPI, run_jobs: Callable[..., None]
+) -> None:
+    deployment.standard(app)
+    phone = Phone(client, at_api, run_jobs, number=CALLER)
+    phone.send("ALERT")
+    for answer in ("1", "1", "3", "1", "2", "1", "1"):
+        phone.send(answer)
+    assert "Do you want one SMS" in phone.send("1")  # nothing to add
+    phone.send("yes")
+    reference = reference_in(phone.send("send"))
+    with session_scope(app) as session:
+        [callback] = session.scalars(select(Callback)).all()
+        assert callback.number and CALLER[1:] not in callback.number
+    follow_up(app, reference)
+    run_jobs()
+    sms = phone.inbox()
+    assert reference in sms and "followed up" in sms
+    assert not any(word in sms.lower() for word in TOPIC_WORDS), sms

@@ -24,7 +24,7 @@ from gateway.cases import HEALTH_HINT, create_case, points_to_health, source_key
 from gateway.conversation import get_catalogs, get_engine
 from gateway.crypto import decrypt, encrypt
 from gateway.db import session_scope
-from gateway.follow_up import STATUS_TEXTS, erase_for, lookup_status
+from gateway.follow_up import STATUS_TEXTS, erase_for, lookup_status, request_callback
 from gateway.keywords import Keywords, Match
 from gateway.models import Case, Channel, InboundMessage, InboundStatus, Reporter, utcnow
 from gateway.redis import get_redis
@@ -201,6 +201,12 @@ class _Processor:
             details = submission.answers.get("details")
             if details:
                 case.details = encrypt(details, self.app)
+            if submission.answers.get("callback") == "yes" and self.number:
+                # The one SMS they asked for when the case is followed up: number encrypted.
+                request_callback(
+                    self.session, case, pseudonym=self.pseudonym, number=self.number,
+                    language=submission.language,
+                )
             if triage:
                 case.needs_triage = True
                 reporter = self.session.get(Reporter, case.reporter_id)
