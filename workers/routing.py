@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from gateway.db import session_scope
-from gateway.escalation import schedule_escalation
+from gateway.escalation import delay_for, schedule_escalation
 from gateway.focal_commands import FLOOD_SUMMARY
 from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, utcnow
 from gateway.routing import FLOOD_WINDOW, flood_count, routing_plan
@@ -46,6 +46,7 @@ def route_case(case_id: int) -> None:
         if case is None or case.status != CaseStatus.NEW:
             return
         urgent = case.is_urgent
+        escalation_delay = delay_for(case, current_app.config.get("ESCALATION_DELAYS"))
         flood = flood_count(session, case, current_app.config["FLOOD_CASES_PER_HOUR"])
         plan = routing_plan(session, case)
         recipients = [] if flood else plan.recipients
@@ -125,4 +126,4 @@ def route_case(case_id: int) -> None:
     for outbox_id in outbox_ids:
         # If Redis refuses, the row stays QUEUED and the sweep queues it again.
         enqueue_send(outbox_id, urgent)
-    schedule_escalation(case_id, 1)
+    schedule_escalation(case_id, 1, delay=escalation_delay)

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import click
 from flask import Flask, current_app
 from sqlalchemy import update
+from sqlalchemy.orm import joinedload
 
 from flows import Catalogs
 from flows.gsm import fold_to_gsm7, sms_segments
@@ -20,7 +21,15 @@ from gateway.errors import PermanentSendError, TransientSendError
 from gateway.escalation import escalate_soon, next_stage
 from gateway.focal_commands import compose_for
 from gateway.metrics import count_send_failure, failure_reason
-from gateway.models import Case, CaseEvent, CaseKind, OutboxMessage, OutboxStatus, utcnow
+from gateway.models import (
+    Case,
+    CaseEvent,
+    CaseKind,
+    Location,
+    OutboxMessage,
+    OutboxStatus,
+    utcnow,
+)
 from gateway.providers import SendResult, get_provider
 from workers import outbox as _outbox  # noqa: F401 - registers the encrypted columns
 from workers.enqueue import enqueue_send
@@ -197,10 +206,17 @@ def _compose(app: Flask, row: OutboxMessage) -> tuple[str, str, str] | None:
     return "a reporter", decrypt(row.recipient, app), decrypt(row.body, app)
 
 
+# The row, its focal point, its case and the case's place in one query.
+_COMPOSE_LOAD = (
+    joinedload(OutboxMessage.focal_point),
+    joinedload(OutboxMessage.case).joinedload(Case.location).joinedload(Location.parent),
+)
+
+
 def _prepare(app: Flask, outbox_id: int) -> _Outgoing | None:
     """Read the row and write its SMS, unless it is gone, final, or taken by another run."""
     with session_scope(app) as session:
-        row = session.get(OutboxMessage, outbox_id)
+        row = session.get(OutboxMessage, outbox_id, options=_COMPOSE_LOAD)
         if row is None or row.status not in CLAIMABLE:
             return None
         try:

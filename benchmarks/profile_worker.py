@@ -1,0 +1,118 @@
+"""Profile the worker side in one process: queued alerts routed and sent by an RQ SimpleWorker.
+
+    python benchmarks/profile_worker.py --alerts 300 [--top 40] [--sort tottime]
+
+Walks `--alerts` alerts through Flask's test client (not profiled), which queues their routing
+jobs, then runs `SimpleWorker.work(burst=True)` under cProfile until the queues are empty,
+sending to a local stand-in for Africa's Talking's API (as benchmarks/run.py). Uses
+DATABASE_URL and REDIS_URL like benchmarks/run.py (both emptied), else an SQLite file in a
+temporary folder and a redis-server it starts. Prints CPU milliseconds per alert.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import multiprocessing
+import os
+import pstats
+import secrets
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from benchmarks.profile_hop import walk  # noqa: E402
+from benchmarks.run import _stand_in, free_port, prepare_database  # noqa: E402
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--alerts", type=int, default=300)
+    parser.add_argument("--top", type=int, default=40)
+    parser.add_argument("--sort", default="cumulative")
+    parser.add_argument("--no-profile", action="store_true")
+    parser.add_argument("--log-level", default="INFO", help="RQ's, as `gateway worker` (INFO)")
+    parser.add_argument("--dump", type=Path, help="also write the raw profile to this file")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="gateway-wprof-"))
+    server = None
+    stand_in = None
+    try:
+        redis_url = os.environ.get("REDIS_URL")
+        if not redis_url:
+            port = free_port()
+            server = subprocess.Popen(
+                [shutil.which("redis-server") or "redis-server", "--port", str(port),
+                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+                stdout=subprocess.DEVNULL)
+            redis_url = f"redis://127.0.0.1:{port}/0"
+            time.sleep(0.5)
+        at_port = free_port()
+        ready = multiprocessing.Event()
+        stand_in = multiprocessing.Process(
+            target=_stand_in, args=(at_port, str(folder / "sms.jsonl"), ready), daemon=True)
+        stand_in.start()
+        ready.wait(10)
+        from gateway.crypto import new_key
+
+        os.environ.update(
+            DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'gateway.db'}",
+            REDIS_URL=redis_url, GATEWAY_SECRET_KEY=secrets.token_urlsafe(48),
+            GATEWAY_ENCRYPTION_KEYS=new_key(), GATEWAY_DATA_DIR=str(folder / "data"),
+            GATEWAY_LANGUAGES="fr,en", GATEWAY_RATE_PER_ADDRESS="100000000/60",
+            GATEWAY_RATE_PER_CALLER="1000/60", GATEWAY_FLOOD_CASES_PER_HOUR="100000000",
+            GATEWAY_SMS_SEGMENTS_PER_SECOND="100000",
+            AT_USERNAME="bench", AT_API_KEY="bench-key", AT_API_URL=f"http://127.0.0.1:{at_port}",
+        )
+        import redis as redis_py
+
+        redis_py.Redis.from_url(redis_url).flushdb()
+        prepare_database(dict(os.environ))
+        from rq import SimpleWorker
+
+        from gateway import create_app
+        from workers import queues
+
+        app = create_app()
+        client = app.test_client()
+        connection = app.extensions["redis"]
+
+        def drain() -> None:
+            with app.app_context():
+                SimpleWorker([queues.get_queue(name, app) for name in queues.ALL],
+                             connection=connection).work(burst=True, logging_level=args.log_level)
+
+        walk(client, 0)
+        drain()  # warm up
+        for number in range(1, args.alerts + 1):
+            walk(client, number)
+        profile = cProfile.Profile()
+        cpu, wall = time.process_time(), time.perf_counter()
+        if not args.no_profile:
+            profile.enable()
+        drain()
+        profile.disable()
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        sent = sum(1 for _ in open(folder / "sms.jsonl")) - 1
+        print(f"{args.alerts} alerts, {sent} SMS: {cpu / args.alerts * 1000:.2f} ms CPU and "
+              f"{wall / args.alerts * 1000:.2f} ms wall per alert")
+        if not args.no_profile:
+            pstats.Stats(profile).sort_stats(args.sort).print_stats(args.top)
+            if args.dump:
+                profile.dump_stats(args.dump)
+        return 0
+    finally:
+        if stand_in is not None:
+            stand_in.terminate()
+        if server is not None:
+            server.terminate()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
