@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from pathlib import Path
 
@@ -208,3 +209,24 @@ def closed_port_redis() -> Redis:
         port = sock.getsockname()[1]
     # Without this, redis-py retries a refused connection ten times over about four seconds.
     return Redis(port=port, socket_connect_timeout=0.2, retry=Retry(NoBackoff(), 0))
+
+
+def run_concurrently(app: Flask, job: Callable[[int], None], arg: int, count: int = 4) -> None:
+    """Run a job in `count` threads released at the same moment; fail on any error raised."""
+    barrier = threading.Barrier(count)
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        with app.app_context():
+            barrier.wait()
+            try:
+                job(arg)
+            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
+                errors.append(exc)
+
+    threads = [threading.Thread(target=run) for _ in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert errors == []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 
 from flask import Flask
@@ -18,6 +17,7 @@ from tests.workers.factories import (
     add_places,
     case_of,
     outbox,
+    run_concurrently,
     work,
 )
 from workers.routing import route_case
@@ -158,23 +158,7 @@ def test_route_case_run_concurrently_routes_once(app: Flask, at_api: StandInAPI)
     add_places(app)
     add_focal_point(app, "Ouaka", "+23670000001", ["CF52"])
     case_id = add_case(app, "CF521")
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                route_case(case_id)
-            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-                errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    run_concurrently(app, route_case, case_id)
     assert len(outbox(app, case_id)) == 1
     work(app)
     assert len(at_api.messages) == 1

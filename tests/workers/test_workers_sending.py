@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import socket
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -29,6 +28,7 @@ from tests.workers.factories import (
     case_of,
     french_locales,
     outbox,
+    run_concurrently,
     work,
 )
 from workers import queues
@@ -126,23 +126,7 @@ def test_concurrent_runs_send_once(app: Flask, at_api: StandInAPI) -> None:
     case_id = add_case(app, "CF521")
     route(app, case_id)
     row_id = outbox(app)[0].id
-    barrier = threading.Barrier(4)
-    errors: list[BaseException] = []
-
-    def run() -> None:
-        with app.app_context():
-            barrier.wait()
-            try:
-                send_outbox_message(row_id)
-            except BaseException as exc:  # noqa: BLE001 - collected for the assertion
-                errors.append(exc)
-
-    threads = [threading.Thread(target=run) for _ in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=30)
-    assert errors == []
+    run_concurrently(app, send_outbox_message, row_id)
     assert len(at_api.messages) == 1
     assert only_row(app).status == OutboxStatus.SENT  # type: ignore[attr-defined]
 
