@@ -71,7 +71,9 @@ def refuse(reason: str, status: int, address: Address | None) -> Response:
     return Response(f"{_TEXTS[status]}\n", status=status, content_type="text/plain")
 
 
-_TEXTS = {403: "Forbidden", 413: "Request too large", 429: "Too many requests"}
+_TEXTS = {
+    400: "Bad request", 403: "Forbidden", 413: "Request too large", 429: "Too many requests",
+}
 
 
 def guard() -> Response | None:
@@ -98,6 +100,10 @@ def guard() -> Response | None:
         # a word: read it (at most one byte past the limit) and refuse it whole.
         if request.content_length is None and len(request.get_data(cache=True)) > limit:
             return refuse("too_large", 413, address)
+    # No provider callback carries a NUL character; PostgreSQL text cannot hold one either.
+    if any("\x00" in key + value for values in (request.args, request.form)
+           for key, value in values.items(multi=True)):
+        return refuse("nul_byte", 400, address)
     # The provider's own addresses carry every caller's hops: limiting them would slow every
     # caller at once during a surge. Callers are limited one by one (by pseudonym) instead.
     if not allowed and not limit_address(str(address or "unknown"), app):

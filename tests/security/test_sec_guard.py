@@ -201,3 +201,17 @@ def test_the_providers_own_addresses_are_not_rate_limited(
     outsider = client.post("/africastalking/delivery-reports", data=FORM,
                            environ_base={"REMOTE_ADDR": "203.0.113.9"})
     assert outsider.status_code == 403
+
+
+@pytest.mark.parametrize("path", ["/africastalking/ussd", "/africastalking/delivery-reports",
+                                  "/africastalking/sms", "/africastalking/ussd-events"])
+def test_a_nul_character_is_refused_before_any_database(
+    make_app: Callable[..., Flask], path: str,
+) -> None:
+    """Found by the fuzzer on PostgreSQL, whose text cannot hold NUL: a 400, never a 500."""
+    client = make_app().test_client()
+    form = {"id": "\x00", "sessionId": "s\x00", "phoneNumber": "+243970001234", "text": "1",
+            "from": "+243970001234", "status": "Success"}
+    response = client.post(path, data=form)
+    assert response.status_code == 400
+    assert client.post(path, data={"x\x00": "1"}).status_code == 400
