@@ -241,10 +241,14 @@ def test_malformed_posts_get_a_4xx_never_a_5xx(app: Flask, client: FlaskClient) 
     assert 400 <= raw.status_code < 500
     odd = client.post(
         "/africastalking/ussd",
-        data={"sessionId": "s2", "phoneNumber": "not a number", "text": "\u202e\x00*9*99*"},
+        data={"sessionId": "s2", "phoneNumber": "not a number", "text": "\u202e\x01*9*99*"},
     )
     assert odd.status_code == 200
     assert odd.get_data(as_text=True).startswith(("CON ", "END "))
+    nul = client.post(  # no provider sends a NUL, and PostgreSQL text cannot hold one
+        "/africastalking/ussd", data={"sessionId": "s3", "phoneNumber": "1", "text": "\x00"}
+    )
+    assert nul.status_code == 400
     assert client.get("/africastalking/ussd").status_code == 405
 
 
