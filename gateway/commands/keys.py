@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import click
 
-from gateway import create_app
+from gateway.commands import run_counted
 from gateway.crypto import new_key, rotate_stored
-from gateway.db import get_engine
-from gateway.migrate import upgrade
 
 
 @click.group()
@@ -29,17 +27,11 @@ def keys_rotate(dry_run: bool) -> None:
     Pseudonyms cannot be recomputed without the numbers: with the old secret in
     GATEWAY_PREVIOUS_SECRET_KEYS, each caller is relinked on their next call.
     """
-    app = create_app()
-    upgrade(app)
-    try:
-        counts = rotate_stored(app, dry_run=dry_run)
-    finally:
-        get_engine(app).dispose()
-    verb = "would re-encrypt" if dry_run else "re-encrypted"
-    for name, count in counts.items():
-        click.echo(f"{name}: {verb} {count}")
-    if not counts:
-        click.echo("no encrypted data stored yet")
+    run_counted(
+        lambda app: rotate_stored(app, dry_run=dry_run),
+        verb="would re-encrypt" if dry_run else "re-encrypted",
+        none="no encrypted data stored yet",
+    )
 
 
 COMMANDS = [keys]
