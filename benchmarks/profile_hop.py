@@ -64,7 +64,7 @@ def main() -> int:
         redis_url = os.environ.get("REDIS_URL")
         if not redis_url:
             server, redis_url = start_redis()
-        from gateway.crypto import new_key
+        from gateway.storage.crypto import new_key
 
         os.environ.update(
             DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'gateway.db'}",

@@ -51,7 +51,7 @@ def main() -> int:
             target=_stand_in, args=(at_port, str(folder / "sms.jsonl"), ready), daemon=True)
         stand_in.start()
         ready.wait(10)
-        from gateway.crypto import new_key
+        from gateway.storage.crypto import new_key
 
         os.environ.update(
             DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'gateway.db'}",
@@ -77,7 +77,7 @@ def main() -> int:
 
         def drain() -> None:
             with app.app_context():
-                SimpleWorker([queues.get_queue(name, app) for name in queues.ALL],
+                SimpleWorker(queues.all_queues(app),
                              connection=connection).work(burst=True, logging_level=args.log_level)
 
         walk(client, 0)

@@ -318,7 +318,7 @@ def gunicorn(stack: Stack, app: str, port: int, env: dict[str, str], args: argpa
 
 def gateway_env(args: argparse.Namespace, folder: Path, at_port: int) -> dict[str, str]:
     sys.path.insert(0, str(ROOT))
-    from gateway.crypto import new_key
+    from gateway.storage.crypto import new_key
 
     env = dict(os.environ)
     env.update(

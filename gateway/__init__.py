@@ -9,8 +9,15 @@ from typing import Any
 from flask import Flask
 from redis import Redis
 
+from gateway import conversation, logs, web
+from gateway.channels import ussd
+from gateway.channels.sms import reader
 from gateway.config import load_config
-from gateway.providers import SmsProvider
+from gateway.delivery import providers, throttle
+from gateway.delivery.providers import SmsProvider
+from gateway.storage import crypto, db
+from gateway.storage import redis as redis_store
+from workers import enqueue
 
 
 def create_app(
@@ -20,11 +27,6 @@ def create_app(
     provider: SmsProvider | None = None,
 ) -> Flask:
     """Build the web application; settings come from the environment, then `config`."""
-    from gateway import conversation, crypto, db, health, logs, providers
-    from gateway import redis as redis_ext
-    from gateway.webhooks import africastalking
-    from workers import queues
-
     app = Flask(__name__)
     app.config.update(load_config())
     if config:
@@ -34,11 +36,12 @@ def create_app(
 
     db.init_app(app)
     crypto.init_app(app)
-    redis_ext.init_app(app, redis)
-    queues.init_app(app)
+    redis_store.init_app(app, redis)
+    enqueue.init_app(app)
     providers.init_app(app, provider)
+    throttle.init_app(app)
     conversation.init_app(app)
-    app.register_blueprint(africastalking.bp)
-    health.init_app(app)
-
+    ussd.init_app(app)
+    reader.init_app(app)
+    web.init_app(app)
     return app

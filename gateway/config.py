@@ -3,18 +3,140 @@
 from __future__ import annotations
 
 import ipaddress
+import math
 import os
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from flows.i18n import load_languages
 from gateway.errors import ConfigError
+from gateway.storage.crypto import check_key, new_key
 
 ROOT = Path(__file__).resolve().parent.parent
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test"}
 MIN_SECRET_LENGTH = 32
+
+T = TypeVar("T")
+N = TypeVar("N", int, float)
+
+
+class _RefusedItem(ValueError):
+    """One item of a comma-separated value is refused; its only argument is that item."""
+
+
+class Env:
+    """Read environment variables; a value that cannot be used raises a ConfigError naming it."""
+
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.environ = environ
+
+    def raw(self, name: str, default: str = "") -> str:
+        """Return a variable's text as given, or `default` when it is unset."""
+        return self.environ.get(name, default)
+
+    def text(self, name: str, default: str = "") -> str:
+        """Return a variable's text without surrounding spaces, or `default` when it is unset."""
+        return self.raw(name, default).strip()
+
+    def parse(self, name: str, default: T, parse: Callable[[str], T], expected: str) -> T:
+        """Return `parse(value)`, or `default` when unset; a ValueError names the variable."""
+        raw = self.environ.get(name)
+        if raw is None:
+            return default
+        try:
+            return parse(raw)
+        except ValueError as exc:
+            refused = exc.args[0] if isinstance(exc, _RefusedItem) else raw.strip()
+            detail = f" (refused: {refused!r})" if refused != raw.strip() else ""
+            raise ConfigError(f"{name} must be {expected}, got {raw!r}{detail}") from exc
+
+    def whole(
+        self, name: str, default: int, expected: str, *, minimum: int, maximum: int | None = None
+    ) -> int:
+        """Return a whole number within bounds, e.g. expected="a whole number of seconds"."""
+        return self.parse(
+            name,
+            default,
+            lambda raw: _within(int(raw), minimum, maximum),
+            f"{expected} ({_bounds(minimum, maximum)})",
+        )
+
+    def number(self, name: str, default: float, expected: str, *, minimum: float) -> float:
+        """Return a finite number, fractions allowed, of at least `minimum`."""
+        return self.parse(
+            name,
+            default,
+            lambda raw: _within(_finite(raw), minimum),
+            f"{expected} ({_bounds(minimum)})",
+        )
+
+    def rate(self, name: str, default: tuple[int, int]) -> tuple[int, int]:
+        """Return a rate limit written as COUNT/SECONDS (0/... turns the limit off)."""
+        return self.parse(
+            name, default, _rate, "COUNT/SECONDS, e.g. 30/60, with COUNT >= 0 and SECONDS >= 1"
+        )
+
+    def items(
+        self, name: str, default: list[T], item: Callable[[str], T], expected: str
+    ) -> list[T]:
+        """Return the comma-separated items of a variable, each read by `item`; blanks skipped."""
+
+        def parse(raw: str) -> list[T]:
+            """Read every non-blank item, naming the first one refused."""
+            values: list[T] = []
+            for part in (part.strip() for part in raw.split(",")):
+                if not part:
+                    continue
+                try:
+                    values.append(item(part))
+                except ValueError as exc:
+                    raise _RefusedItem(part) from exc
+            return values
+
+        return self.parse(name, default, parse, expected)
+
+
+def _bounds(minimum: float, maximum: float | None = None) -> str:
+    """Describe the accepted range of a number, e.g. "1 or more"."""
+    return f"{minimum:g} or more" if maximum is None else f"{minimum:g} to {maximum:g}"
+
+
+def _within(value: N, minimum: N, maximum: N | None = None) -> N:
+    """Return `value` if it is within bounds, else raise ValueError."""
+    if value < minimum or (maximum is not None and value > maximum):
+        raise ValueError(f"{value} is out of range")
+    return value
+
+
+def _finite(raw: str) -> float:
+    """Parse a finite number (no nan or inf), else raise ValueError."""
+    value = float(raw)
+    if not math.isfinite(value):
+        raise ValueError(f"{raw!r} is not finite")
+    return value
+
+
+def _rate(raw: str) -> tuple[int, int]:
+    """Parse COUNT/SECONDS with COUNT >= 0 and SECONDS >= 1, else raise ValueError."""
+    count, seconds = (int(part) for part in raw.split("/"))
+    return _within(count, 0), _within(seconds, 1)
+
+
+def _network(part: str) -> str:
+    """Return an address or CIDR range unchanged, refusing a malformed one by ValueError."""
+    ipaddress.ip_network(part, strict=False)
+    return part
+
+
+def _delay(part: str) -> tuple[str, float]:
+    """Parse one "<key>=<seconds>" item (seconds above 0), else raise ValueError."""
+    key, _, value = part.partition("=")
+    seconds = _finite(value)
+    if not key.strip() or seconds <= 0:
+        raise ValueError(f"{part!r} is not <key>=<seconds>")
+    return key.strip(), seconds
 
 
 def _secret_is_weak(value: str) -> bool:
@@ -41,9 +163,14 @@ def _embedded_secret(
     return value
 
 
-def _secret_list(env: Mapping[str, str], name: str) -> list[str]:
+def _keys(env: Env, name: str) -> list[str]:
+    """Return the comma-separated keys of a variable (secrets: never echoed in a message)."""
+    return env.items(name, [], str, "comma-separated keys")
+
+
+def _secret_list(env: Env, name: str) -> list[str]:
     """Return the comma-separated keys of a variable, refusing any weak one."""
-    keys = [part.strip() for part in env.get(name, "").split(",") if part.strip()]
+    keys = _keys(env, name)
     if any(_secret_is_weak(key) for key in keys):
         raise ConfigError(
             f"{name} holds a weak key: use at least {MIN_SECRET_LENGTH} random characters"
@@ -51,12 +178,9 @@ def _secret_list(env: Mapping[str, str], name: str) -> list[str]:
     return keys
 
 
-def _encryption_keys(env: Mapping[str, str], data_dir: Path, embedded: bool) -> list[str]:
+def _encryption_keys(env: Env, data_dir: Path, embedded: bool) -> list[str]:
     """Return the encryption keys, newest first: GATEWAY_ENCRYPTION_KEYS, or the embedded one."""
-    from gateway.crypto import check_key, new_key
-
-    keys = [part.strip() for part in env.get("GATEWAY_ENCRYPTION_KEYS", "").split(",")]
-    keys = [key for key in keys if key]
+    keys = _keys(env, "GATEWAY_ENCRYPTION_KEYS")
     if not keys:
         if not embedded:
             raise ConfigError(
@@ -71,78 +195,13 @@ def _encryption_keys(env: Mapping[str, str], data_dir: Path, embedded: bool) -> 
     return keys
 
 
-def _rate(name: str, raw: str) -> tuple[int, int]:
-    """Parse a rate limit written as COUNT/SECONDS (0/... turns the limit off)."""
-    try:
-        count, seconds = (int(part) for part in raw.split("/"))
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be COUNT/SECONDS, e.g. 30/60, got {raw!r}") from exc
-    if count < 0 or seconds < 1:
-        raise ConfigError(f"{name} must be COUNT/SECONDS with SECONDS >= 1, got {raw!r}")
-    return count, seconds
-
-
-def _networks(name: str, raw: str) -> list[str]:
-    """Return the CIDR ranges of a comma-separated list, refusing a malformed one."""
-    ranges = [part.strip() for part in raw.split(",") if part.strip()]
-    for value in ranges:
-        try:
-            ipaddress.ip_network(value, strict=False)
-        except ValueError as exc:
-            raise ConfigError(f"{name}: {value!r} is not an address or CIDR range") from exc
-    return ranges
-
-
-def _int(env: Mapping[str, str], name: str, default: int) -> int:
-    try:
-        return int(env.get(name, str(default)))
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a whole number, got {env.get(name)!r}") from exc
-
-
-def _per_second(env: Mapping[str, str], name: str, default: float) -> float:
-    """Return a rate per second; 0 turns the limit off."""
-    raw = env.get(name, str(default))
-    try:
-        value = float(raw)
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a number per second, e.g. 5, got {raw!r}") from exc
-    if value < 0:
-        raise ConfigError(f"{name} must be 0 (no limit) or more, got {raw!r}")
-    return value
-
-
-def _float_list(name: str, raw: str) -> list[float]:
-    try:
-        return [float(part) for part in raw.split(",") if part.strip()]
-    except ValueError as exc:
-        raise ConfigError(f"{name} must be a comma-separated list of seconds, got {raw!r}") from exc
-
-
-def _delays(name: str, raw: str) -> dict[str, float]:
-    """Parse "urgent=1800,default=86400,pep=3600,abduction:urgent=900" into seconds by key."""
-    delays: dict[str, float] = {}
-    for part in (p.strip() for p in raw.split(",")):
-        if not part:
-            continue
-        key, _, value = part.partition("=")
-        try:
-            seconds = float(value)
-        except ValueError:
-            seconds = -1.0
-        if not key.strip() or seconds <= 0:
-            raise ConfigError(f"{name}: {part!r} must be <key>=<seconds>, e.g. urgent=1800")
-        delays[key.strip()] = seconds
-    return delays
-
-
-def _languages(env: Mapping[str, str], locales_dir: str) -> list[str]:
+def _languages(env: Env, locales_dir: str) -> list[str]:
     """Return the offered languages: GATEWAY_LANGUAGES, else every one in languages.toml."""
     try:
         configured = load_languages(locales_dir)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read the languages of {locales_dir}: {exc}") from exc
-    chosen = [code.strip() for code in env.get("GATEWAY_LANGUAGES", "").split(",") if code.strip()]
+    chosen = env.items("GATEWAY_LANGUAGES", [], str, "comma-separated language codes")
     unknown = [code for code in chosen if code not in configured]
     if unknown:
         raise ConfigError(
@@ -154,17 +213,17 @@ def _languages(env: Mapping[str, str], locales_dir: str) -> list[str]:
 
 def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
     """Build the settings from the environment, refusing unsafe combinations."""
-    env = os.environ if environ is None else environ
-    data_dir = Path(env.get("GATEWAY_DATA_DIR", "instance")).resolve()
-    database_url = env.get("DATABASE_URL", "").strip()
-    redis_url = env.get("REDIS_URL", "").strip()
+    env = Env(os.environ if environ is None else environ)
+    data_dir = Path(env.raw("GATEWAY_DATA_DIR", "instance")).resolve()
+    database_url = env.text("DATABASE_URL")
+    redis_url = env.text("REDIS_URL")
     if database_url.startswith("postgres://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgres://"):]
     elif database_url.startswith("postgresql://"):
         database_url = "postgresql+psycopg://" + database_url[len("postgresql://"):]
     embedded = not database_url and not redis_url
 
-    secret = env.get("GATEWAY_SECRET_KEY", "").strip()
+    secret = env.text("GATEWAY_SECRET_KEY")
     if not secret:
         if not embedded:
             raise ConfigError(
@@ -178,72 +237,90 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             f"GATEWAY_SECRET_KEY is too weak: use at least {MIN_SECRET_LENGTH} random characters"
         )
 
-    try:
-        port = int(env.get("PORT", "5000"))
-    except ValueError as exc:
-        raise ConfigError(f"PORT must be a number, got {env.get('PORT')!r}") from exc
+    locales_dir = env.raw("GATEWAY_LOCALES_DIR", str(ROOT / "locales"))
 
-    locales_dir = env.get("GATEWAY_LOCALES_DIR", str(ROOT / "locales"))
-
-    at_username = env.get("AT_USERNAME", "").strip()
-    at_api_key = env.get("AT_API_KEY", "").strip()
+    at_username = env.text("AT_USERNAME")
+    at_api_key = env.text("AT_API_KEY")
     if bool(at_username) != bool(at_api_key):
         missing = "AT_API_KEY" if at_username else "AT_USERNAME"
         raise ConfigError(
             f"{missing} is required when the other Africa's Talking credential is set"
         )
 
+    seconds = "a whole number of seconds"
     return {
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url or f"sqlite:///{data_dir / 'gateway.db'}",
         "REDIS_URL": redis_url or None,
         "EMBEDDED": embedded,
         "SECRET_KEY": secret,
-        "PORT": port,
-        "WEBHOOK_TOKEN": env.get("GATEWAY_WEBHOOK_TOKEN", "").strip() or None,
+        "PORT": env.whole("PORT", 5000, "a whole number", minimum=1, maximum=65535),
+        "WEBHOOK_TOKEN": env.text("GATEWAY_WEBHOOK_TOKEN") or None,
         "AT_USERNAME": at_username or None,
         "AT_API_KEY": at_api_key or None,
-        "AT_SENDER_ID": env.get("AT_SENDER_ID", "").strip() or None,
-        "AT_API_URL": env.get("AT_API_URL", "").strip().rstrip("/") or None,
-        "DEFAULT_LANGUAGE": env.get("GATEWAY_DEFAULT_LANGUAGE", "fr").strip(),
+        "AT_SENDER_ID": env.text("AT_SENDER_ID") or None,
+        "AT_API_URL": env.text("AT_API_URL").rstrip("/") or None,
+        "DEFAULT_LANGUAGE": env.text("GATEWAY_DEFAULT_LANGUAGE", "fr"),
         "LANGUAGES": _languages(env, locales_dir),
         "LOCALES_DIR": locales_dir,
-        "USSD_SESSION_TTL": int(env.get("GATEWAY_USSD_SESSION_TTL", "300")),
-        "RESUME_WINDOW": _int(env, "GATEWAY_RESUME_WINDOW", 600),
-        "SEND_RETRY_DELAYS": _float_list(
-            "GATEWAY_SEND_RETRY_DELAYS", env.get("GATEWAY_SEND_RETRY_DELAYS", "10,60,300,900")
+        "USSD_SESSION_TTL": env.whole("GATEWAY_USSD_SESSION_TTL", 300, seconds, minimum=1),
+        "RESUME_WINDOW": env.whole(
+            "GATEWAY_RESUME_WINDOW", 600, f"{seconds}, 0 to turn the offer off", minimum=0
         ),
-        "SWEEP_INTERVAL": int(env.get("GATEWAY_SWEEP_INTERVAL", "30")),
-        "SMS_SEGMENTS_PER_SECOND": _per_second(env, "GATEWAY_SMS_SEGMENTS_PER_SECOND", 5),
-        "ESCALATION_DELAYS": _delays(
-            "GATEWAY_ESCALATION_DELAYS", env.get("GATEWAY_ESCALATION_DELAYS", "")
+        "SEND_RETRY_DELAYS": env.items(
+            "GATEWAY_SEND_RETRY_DELAYS",
+            [10.0, 60.0, 300.0, 900.0],
+            lambda part: _within(_finite(part), 0.0),
+            "a comma-separated list of seconds (each 0 or more), e.g. 10,60,300,900",
         ),
-        "SEND_INTERRUPTED_AFTER": float(env.get("GATEWAY_SEND_INTERRUPTED_AFTER", "90")),
-        "METRICS_TOKEN": env.get("GATEWAY_METRICS_TOKEN", "").strip() or None,
+        "SWEEP_INTERVAL": env.whole("GATEWAY_SWEEP_INTERVAL", 30, seconds, minimum=1),
+        "SMS_SEGMENTS_PER_SECOND": env.number(
+            "GATEWAY_SMS_SEGMENTS_PER_SECOND",
+            5.0,
+            "a number per second, e.g. 5, 0 for no limit",
+            minimum=0,
+        ),
+        "ESCALATION_DELAYS": dict(
+            env.items(
+                "GATEWAY_ESCALATION_DELAYS",
+                [],
+                _delay,
+                "a comma-separated list of <key>=<seconds>, e.g. urgent=1800,default=86400,"
+                "abduction:urgent=900, with seconds above 0",
+            )
+        ),
+        "SEND_INTERRUPTED_AFTER": env.number(
+            "GATEWAY_SEND_INTERRUPTED_AFTER", 90.0, "a number of seconds", minimum=1
+        ),
+        "METRICS_TOKEN": env.text("GATEWAY_METRICS_TOKEN") or None,
         **_security_settings(env, data_dir, embedded),
     }
 
 
-def _security_settings(env: Mapping[str, str], data_dir: Path, embedded: bool) -> dict[str, Any]:
+def _security_settings(env: Env, data_dir: Path, embedded: bool) -> dict[str, Any]:
     """Keys, webhook guards, rate limits and retention periods (see SECURITY.md)."""
+    networks = "a comma-separated list of addresses or CIDR ranges, e.g. 10.0.0.0/8,192.0.2.7"
+    days = "a whole number of days"
     return {
         "PREVIOUS_SECRET_KEYS": _secret_list(env, "GATEWAY_PREVIOUS_SECRET_KEYS"),
         "ENCRYPTION_KEYS": _encryption_keys(env, data_dir, embedded),
-        "ALLOWED_IPS": _networks("GATEWAY_ALLOWED_IPS", env.get("GATEWAY_ALLOWED_IPS", "")),
-        "TRUSTED_PROXIES": _networks(
-            "GATEWAY_TRUSTED_PROXIES", env.get("GATEWAY_TRUSTED_PROXIES", "")
+        "ALLOWED_IPS": env.items("GATEWAY_ALLOWED_IPS", [], _network, networks),
+        "TRUSTED_PROXIES": env.items("GATEWAY_TRUSTED_PROXIES", [], _network, networks),
+        "MAX_BODY_BYTES": env.whole(
+            "GATEWAY_MAX_BODY_BYTES", 16384, "a whole number of bytes, 0 for no limit", minimum=0
         ),
-        "MAX_BODY_BYTES": _int(env, "GATEWAY_MAX_BODY_BYTES", 16384),
-        "RATE_PER_ADDRESS": _rate(
-            "GATEWAY_RATE_PER_ADDRESS", env.get("GATEWAY_RATE_PER_ADDRESS", "1200/60")
+        "RATE_PER_ADDRESS": env.rate("GATEWAY_RATE_PER_ADDRESS", (1200, 60)),
+        "SMS_CONVERSATION_TTL": env.whole(
+            "GATEWAY_SMS_CONVERSATION_TTL", 3600, "a whole number of seconds", minimum=1
         ),
-        "SMS_CONVERSATION_TTL": int(env.get("GATEWAY_SMS_CONVERSATION_TTL", "3600")),
-        "STATUS_TRIES": _rate("GATEWAY_STATUS_TRIES", env.get("GATEWAY_STATUS_TRIES", "6/3600")),
-        "RATE_PER_CALLER": _rate(
-            "GATEWAY_RATE_PER_CALLER", env.get("GATEWAY_RATE_PER_CALLER", "30/60")
+        "STATUS_TRIES": env.rate("GATEWAY_STATUS_TRIES", (6, 3600)),
+        "RATE_PER_CALLER": env.rate("GATEWAY_RATE_PER_CALLER", (30, 60)),
+        "FLOOD_CASES_PER_HOUR": env.whole(
+            "GATEWAY_FLOOD_CASES_PER_HOUR", 5, "a whole number of cases per hour", minimum=0
         ),
-        "FLOOD_CASES_PER_HOUR": _int(env, "GATEWAY_FLOOD_CASES_PER_HOUR", 5),
-        "KEEP_OUTBOX_DAYS": _int(env, "GATEWAY_KEEP_OUTBOX_DAYS", 30),
-        "KEEP_FREE_TEXT_DAYS": _int(env, "GATEWAY_KEEP_FREE_TEXT_DAYS", 90),
-        "PURGE_INTERVAL": _int(env, "GATEWAY_PURGE_INTERVAL", 3600),
+        "KEEP_OUTBOX_DAYS": env.whole("GATEWAY_KEEP_OUTBOX_DAYS", 30, days, minimum=0),
+        "KEEP_FREE_TEXT_DAYS": env.whole("GATEWAY_KEEP_FREE_TEXT_DAYS", 90, days, minimum=0),
+        "PURGE_INTERVAL": env.whole(
+            "GATEWAY_PURGE_INTERVAL", 3600, "a whole number of seconds", minimum=1
+        ),
     }

@@ -12,6 +12,8 @@ from typing import IO
 
 from flask import Flask, Response, g, has_request_context, request
 
+from workers.enqueue import current_job_id
+
 REQUEST_ID_HEADER = "X-Request-Id"
 _SANE_ID = re.compile(r"^[A-Za-z0-9._:-]{8,64}$")
 _MARK = "_gateway_json_handler"
@@ -20,13 +22,7 @@ _MARK = "_gateway_json_handler"
 def _current_id() -> str | None:
     if has_request_context():
         return g.get("request_id")
-    try:
-        from rq import get_current_job
-
-        job = get_current_job()
-    except Exception:  # noqa: BLE001 - outside a worker there is simply no job
-        return None
-    return job.id if job is not None else None
+    return current_job_id()
 
 
 class RequestIdFilter(logging.Filter):

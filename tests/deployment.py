@@ -7,8 +7,8 @@ from collections.abc import Sequence
 from flask import Flask
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import FocalPoint, Gender, Level, Location, Role
+from gateway.storage.db import session_scope
+from gateway.storage.models import FocalPoint, Gender, Level, Location, Role
 
 # Country > prefecture > sub-prefecture, as in the Central African Republic.
 PLACES = [

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.models import Role
+from gateway.storage.models import Role
 from tests import deployment
 from tests.conftest import StandInAPI
 from tests.test_complaints import (
@@ -74,8 +74,8 @@ def test_a_focal_point_it_was_not_routed_to_gets_a_neutral_answer_and_the_try_is
     case = case_by(app, reference)
     assert case.acknowledged_at is None and case.closed_at is None
     with app.app_context():
-        from gateway.db import session_scope
-        from gateway.models import CaseEvent
+        from gateway.storage.db import session_scope
+        from gateway.storage.models import CaseEvent
 
         with session_scope(app) as session:
             tries = session.query(CaseEvent).filter_by(case_id=case.id,

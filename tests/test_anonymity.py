@@ -12,9 +12,9 @@ from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import select
 
-from gateway.db import get_engine, session_scope
-from gateway.models import Base, OutboxMessage, Reporter
-from gateway.privacy import pseudonym
+from gateway.privacy.pseudonyms import pseudonym
+from gateway.storage.db import get_engine, session_scope
+from gateway.storage.models import Base, OutboxMessage, Reporter
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI

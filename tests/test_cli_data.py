@@ -12,8 +12,8 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from gateway.commands import data
-from gateway.db import session_scope
-from gateway.models import FocalPoint, FocalPointLocation, Gender, Level, Location
+from gateway.storage.db import session_scope
+from gateway.storage.models import FocalPoint, FocalPointLocation, Gender, Level, Location
 
 SECRET = "cli-test-secret-key-9f8e7d6c5b4a3210-zyxwvutsrqponm"
 PLACES = "pcode,name,parent_pcode\nCF52,Ouaka,CF\nCF,Centrafrique,\nCF521,Bambari,CF52\n"

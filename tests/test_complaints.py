@@ -12,8 +12,8 @@ from rq.registry import ScheduledJobRegistry
 from rq.scheduler import RQScheduler
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseKind, CaseStatus, Gender, Role
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseKind, CaseStatus, Gender, Role
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
@@ -180,7 +180,7 @@ def test_the_health_care_screen_fits_in_every_language_without_a_cut(
     make_app: Callable[..., Flask],
 ) -> None:
     from flows.gsm import fits_ussd
-    from gateway.cases import HEALTH_END
+    from gateway.cases.intake import HEALTH_END
     from gateway.conversation import get_engine
 
     languages = ["fr", "en", "sg", "ln", "sw", "ar"]

@@ -6,8 +6,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseKind, Channel, FocalPoint, OutboxMessage, OutboxStatus
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseKind, Channel, FocalPoint, OutboxMessage, OutboxStatus
 from tests import deployment
 
 

@@ -8,9 +8,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.escalation import delay_for
-from gateway.models import CaseEvent, Gender, Level, OutboxMessage, Role
+from gateway.cases.escalation import delay_for
+from gateway.storage.db import session_scope
+from gateway.storage.models import CaseEvent, Gender, Level, OutboxMessage, Role
 from tests import deployment
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
 from tests.test_complaints import (

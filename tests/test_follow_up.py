@@ -9,14 +9,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from gateway.db import session_scope
-from gateway.follow_up import erase_expired_callbacks, mark_followed_up, send_after_commit
-from gateway.models import Callback, Case, OutboxMessage, utcnow
+from gateway.cases.follow_up import mark_followed_up
+from gateway.privacy.retention import purge
+from gateway.storage.db import session_scope
+from gateway.storage.models import Callback, Case, OutboxMessage, utcnow
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
 from tests.test_sms import Phone
 from tests.test_ussd import reference_in
+from workers.enqueue import enqueue_sends
 
 CALLER = "+243970007777"
 TOPIC_WORDS = ("child", "enfant", "alert", "report", "unicef", "protection", "recruit", "armed")
@@ -43,9 +45,9 @@ def follow_up(app: Flask, reference: str) -> bool:
     with app.app_context(), session_scope(app) as session:
         case = session.scalar(select(Case).where(Case.reference == reference))
         assert case is not None
-        result = mark_followed_up(session, case, by="test")
+        result = mark_followed_up(app, session, case, by="test")
         session.commit()
-        send_after_commit(result)
+        enqueue_sends(app, ((outbox_id, False) for outbox_id in result.outbox_ids))
     return result.changed
 
 
@@ -108,11 +110,13 @@ def test_an_unsent_number_is_erased_after_30_days(
 ) -> None:
     deployment.standard(app)
     report(client, sms_later=True)
+    rule = "callback numbers after their limit"
+    assert purge(app)[rule] == 0
     with session_scope(app) as session:
-        assert erase_expired_callbacks(session) == 0
         session.execute(update(Callback).values(expires_at=utcnow() - timedelta(seconds=1)))
-        assert erase_expired_callbacks(session) == 1
         session.commit()
+    assert purge(app)[rule] == 1
+    with session_scope(app) as session:
         [callback] = session.scalars(select(Callback)).all()
         assert callback.number is None
 

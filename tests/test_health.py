@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
 
-from gateway.db import session_scope
-from gateway.models import Case, utcnow
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, utcnow
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI

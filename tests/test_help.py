@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.models import CaseKind, CaseStatus, Gender, Role
+from gateway.storage.models import CaseKind, CaseStatus, Gender, Role
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI

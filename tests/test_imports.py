@@ -11,14 +11,14 @@ import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from gateway.db import session_scope
-from gateway.imports import (
+from gateway.directory.imports import (
     ImportFailed,
     ImportReport,
     import_focal_points,
     import_locations,
 )
-from gateway.models import FocalPoint, FocalPointLocation, Gender, Level, Location, Role
+from gateway.storage.db import session_scope
+from gateway.storage.models import FocalPoint, FocalPointLocation, Gender, Level, Location, Role
 
 LOCATIONS_HEADER = "pcode,name,parent_pcode"
 FOCAL_POINTS_HEADER = "name,phone,organisation,gender,languages,locations,categories,role,level"

@@ -11,9 +11,9 @@ from flask import Flask
 from sqlalchemy import select
 
 from flows.i18n import load_languages
-from gateway.db import session_scope
-from gateway.models import Case, Reporter
-from gateway.references import is_valid
+from gateway.cases.references import is_valid
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, Reporter
 from tests import deployment
 from tests.caller import Caller
 from tests.test_ussd import reference_in

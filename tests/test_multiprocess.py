@@ -10,8 +10,8 @@ from flask import Flask
 from redis import Redis
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus, OutboxMessage, OutboxStatus
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus, OutboxMessage, OutboxStatus
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI

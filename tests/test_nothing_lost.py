@@ -11,9 +11,9 @@ from flask import Flask
 from redis.exceptions import RedisError
 from sqlalchemy import event, select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus
-from gateway.redis import start_embedded
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus
+from gateway.storage.redis import start_embedded
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI

@@ -10,8 +10,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus, Gender, Level, OutboxMessage
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus, Gender, Level, OutboxMessage
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
@@ -77,7 +77,7 @@ def test_continue_completes_the_same_case_and_notifies_only_who_it_adds(
     [case] = all_cases(app)  # no second case
     assert case.id == partial.id
     assert not case.partial
-    assert (case.children, case.sex, case.urgent) == ("2-3", "girls", "yes")
+    assert (case.children, case.sex, case.urgent) == ("2-3", "girls", True)
     assert [e.kind for e in case.events].count("completed") == 1
 
     run_jobs()

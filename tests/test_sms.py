@@ -12,10 +12,10 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from flows.i18n import load_languages
-from gateway.crypto import decrypt
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus, InboundMessage, Reporter
-from gateway.references import is_valid, new_reference
+from gateway.cases.references import is_valid, new_reference
+from gateway.storage.crypto import decrypt
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus, InboundMessage, Reporter
 from tests import deployment
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
 from tests.test_ussd import reference_in

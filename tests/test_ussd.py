@@ -10,9 +10,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus, OutboxMessage, OutboxStatus
-from gateway.references import is_valid
+from gateway.cases.references import is_valid
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus, OutboxMessage, OutboxStatus
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
@@ -61,7 +61,7 @@ def test_alert_reaches_the_focal_points_phone(
     [case] = cases(app)  # committed before the caller heard the reference
     assert case.reference == reference
     assert (case.category, case.children, case.sex, case.urgent) == (
-        "recruitment", "2-3", "girls", "yes",
+        "recruitment", "2-3", "girls", True,
     )
     assert case.location is not None and case.location.pcode == "CF521"
 

@@ -10,8 +10,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus, OutboxMessage
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus, OutboxMessage
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
@@ -94,7 +94,7 @@ def test_a_cut_report_becomes_a_routed_partial_alert(
     assert case.partial
     assert case.category == "recruitment"
     assert case.location is not None and case.location.pcode == "CF521"
-    assert (case.children, case.sex, case.urgent) == ("unknown", "unknown", "unknown")
+    assert (case.children, case.sex, case.urgent) == ("unknown", "unknown", None)
     [partial] = [event for event in case.events if event.kind == "partial"]
     assert partial.detail == {"status": status}  # nothing the caller typed or saw
     run_jobs()

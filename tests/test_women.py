@@ -7,7 +7,7 @@ from collections.abc import Callable
 from flask import Flask
 from flask.testing import FlaskClient
 
-from gateway.models import Gender, Role
+from gateway.storage.models import Gender, Role
 from tests import deployment
 from tests.conftest import StandInAPI
 from tests.test_complaints import complain, to

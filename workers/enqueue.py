@@ -1,24 +1,36 @@
-"""Putting jobs on the queues: ids only, and a refusal by Redis is survived, not raised."""
+"""The one door into the jobs: every job name, id, time to live, delay and schedule lives here.
+
+The domain (gateway/) calls only this module; it never imports a job module. Jobs are named by
+import path, so the web process never imports them either. Every function puts ids on a queue
+and survives a refusal by Redis: it logs once and returns False, and the sweep repairs it.
+"""
 
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from collections.abc import Iterable
 from datetime import timedelta
+from typing import Any
 
-from flask import Flask, current_app
+from flask import Flask
+from redis import Redis
 from redis.exceptions import RedisError
+from rq import Queue, get_current_job
 from rq.job import Job, JobStatus
 
-from workers.queues import DEFAULT, URGENT, get_queue
+from workers.queues import ALL, DEFAULT, MAINTENANCE, URGENT
+from workers.queues import init_app as init_app  # the door builds the queues too
 
 log = logging.getLogger(__name__)
 
-# Jobs are named by import path: this module is imported by the web process, which never
-# needs to import the job modules.
 ROUTE_JOB = "workers.routing.route_case"
 SEND_JOB = "workers.sending.send_outbox_message"
 INBOUND_JOB = "workers.inbound.process_inbound"
+ESCALATE_JOB = "workers.escalation.escalate_case"
+SWEEP_JOB = "workers.sweep.sweep"
+PURGE_JOB = "workers.sweep.purge"
 
 # A job still waiting or running; any other status (or no job at all) means nothing will run it.
 LIVE_STATUSES = frozenset(
@@ -28,10 +40,52 @@ LIVE_STATUSES = frozenset(
 RESULT_TTL = 600
 SEND_TIMEOUT = 60  # seconds; the SDK's own HTTP timeouts are about 12 s
 
+SWEEP_LOCK = "gateway:sweep-lock"
+PURGE_LOCK = "gateway:purge-lock"
+
+
+def _queue(app: Flask, name: str) -> Queue:
+    return app.extensions["queues"][name]
+
+
+def _put(app: Flask, name: str, job: str, refused: str, *, delay: float | None = None,
+         args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
+         **options: Any) -> bool:
+    """Queue a job now or after `delay` seconds; log a refusal once and return False."""
+    queue = _queue(app, name)
+    options.setdefault("result_ttl", RESULT_TTL)
+    try:
+        if delay:
+            queue.enqueue_in(timedelta(seconds=delay), job, args=args, kwargs=kwargs or {},
+                             **options)
+        else:
+            queue.enqueue(job, args=args, kwargs=kwargs or {}, **options)
+    except RedisError as exc:
+        # What the job would do is still recorded in the database: the sweep queues it again.
+        log.warning("%s: %s", refused, type(exc).__name__)
+        return False
+    return True
+
+
+def _urgency(urgent: bool) -> str:
+    return URGENT if urgent else DEFAULT
+
+
+# Routing -------------------------------------------------------------------------------------
+
 
 def route_job_id(case_id: int) -> str:
     """Return the job id of a case's routing job."""
     return f"route-{case_id}"
+
+
+def enqueue_route(app: Flask, case_id: int, urgent: bool) -> bool:
+    """Queue the routing of a committed case; return False when Redis refuses it."""
+    return _put(app, _urgency(urgent), ROUTE_JOB, f"case {case_id} not queued for routing",
+                args=(case_id,), job_id=route_job_id(case_id))
+
+
+# Sending -------------------------------------------------------------------------------------
 
 
 def send_job_id(outbox_id: int, attempt: int = 0) -> str:
@@ -39,26 +93,11 @@ def send_job_id(outbox_id: int, attempt: int = 0) -> str:
     return f"send-{outbox_id}-{attempt}" if attempt else f"send-{outbox_id}"
 
 
-def _queue_name(urgent: bool) -> str:
-    return URGENT if urgent else DEFAULT
-
-
-def enqueue_route(case_id: int, urgent: bool, app: Flask | None = None) -> bool:
-    """Queue the routing of a committed case; return False when Redis refuses it."""
-    queue = get_queue(_queue_name(urgent), app)
-    try:
-        queue.enqueue(ROUTE_JOB, case_id, job_id=route_job_id(case_id), result_ttl=RESULT_TTL)
-    except RedisError as exc:
-        # The case stays NEW in the database; the sweep routes it once Redis is back.
-        log.warning("case %s not queued for routing: %s", case_id, type(exc).__name__)
-        return False
-    return True
-
-
 def enqueue_send(
+    app: Flask,
     outbox_id: int,
     urgent: bool,
-    app: Flask | None = None,
+    *,
     delay: float | None = None,
     attempt: int = 0,
     deferral: int = 0,
@@ -66,28 +105,25 @@ def enqueue_send(
 ) -> bool:
     """Queue the sending of an outbox row, after `delay` seconds if given; False if refused.
 
-    A send waiting for its turn at the channel's rate (workers/throttle.py) comes back as
-    deferral 1, 2... with the place in line it was given.
+    A send waiting for its turn at the channel's rate (gateway/delivery/throttle.py) comes back
+    as deferral 1, 2... with the place in line it was given.
     """
-    queue = get_queue(_queue_name(urgent), app)
     job_id = send_job_id(outbox_id, attempt)
-    kwargs: dict[str, object] = {}
+    kwargs: dict[str, Any] = {}
     if deferral:
         job_id = f"{job_id}-w{deferral}"
         kwargs = {"deferral": deferral, "slot": slot}
-    options = {"job_id": job_id, "result_ttl": RESULT_TTL, "job_timeout": SEND_TIMEOUT}
-    try:
-        if delay:
-            queue.enqueue_in(
-                timedelta(seconds=delay), SEND_JOB, args=(outbox_id,), kwargs=kwargs, **options
-            )
-        else:
-            queue.enqueue(SEND_JOB, args=(outbox_id,), kwargs=kwargs, **options)
-    except RedisError as exc:
-        # The row stays queued or retrying in the database; the sweep queues it again.
-        log.warning("outbox %s not queued for sending: %s", outbox_id, type(exc).__name__)
-        return False
-    return True
+    return _put(app, _urgency(urgent), SEND_JOB, f"outbox {outbox_id} not queued for sending",
+                delay=delay, args=(outbox_id,), kwargs=kwargs, job_id=job_id,
+                job_timeout=SEND_TIMEOUT)
+
+
+def enqueue_sends(app: Flask, rows: Iterable[tuple[int, bool]]) -> int:
+    """Queue the sending of committed outbox rows (id, urgent); return how many Redis took."""
+    return sum(1 for outbox_id, urgent in rows if enqueue_send(app, outbox_id, urgent))
+
+
+# Incoming SMS --------------------------------------------------------------------------------
 
 
 def inbound_job_id(message_id: int) -> str:
@@ -95,26 +131,89 @@ def inbound_job_id(message_id: int) -> str:
     return f"sms-in-{message_id}"
 
 
-def enqueue_inbound(message_id: int, app: Flask | None = None) -> bool:
+def enqueue_inbound(app: Flask, message_id: int) -> bool:
     """Queue the reading of a saved incoming SMS; False when Redis refuses (the sweep retries)."""
-    queue = get_queue(DEFAULT, app)
-    try:
-        queue.enqueue(
-            INBOUND_JOB, message_id, job_id=inbound_job_id(message_id), result_ttl=RESULT_TTL
-        )
-    except RedisError as exc:
-        log.warning("SMS %s not queued: %s", message_id, type(exc).__name__)
-        return False
-    return True
+    return _put(app, DEFAULT, INBOUND_JOB, f"SMS {message_id} not queued", args=(message_id,),
+                job_id=inbound_job_id(message_id))
 
 
-def live_jobs(job_ids: Iterable[str], app: Flask | None = None) -> set[str]:
+# Escalation ----------------------------------------------------------------------------------
+
+
+def escalation_job_id(case_id: int, stage: int, now: bool = False) -> str:
+    """Return the job id of a case's escalation stage (now: started by a failed delivery)."""
+    return f"escalate-{case_id}-{stage}" + ("-now" if now else "")
+
+
+def schedule_escalation(app: Flask, case_id: int, stage: int, delay: float) -> bool:
+    """Put a case's escalation stage on RQ's scheduler; False when Redis refuses it."""
+    return _put(app, URGENT, ESCALATE_JOB, f"case {case_id} escalation {stage} not scheduled",
+                delay=max(delay, 0.001), args=(case_id, stage),
+                job_id=escalation_job_id(case_id, stage))
+
+
+def escalate_now(app: Flask, case_id: int, stage: int) -> bool:
+    """Run a case's escalation stage now (a focal point was not reached)."""
+    return _put(app, URGENT, ESCALATE_JOB, f"case {case_id} escalation {stage} not queued",
+                args=(case_id, stage), job_id=escalation_job_id(case_id, stage, now=True))
+
+
+# What the queues hold ------------------------------------------------------------------------
+
+
+def live_jobs(app: Flask, job_ids: Iterable[str]) -> set[str]:
     """Return those of job_ids that are waiting, scheduled or running."""
     ids = list(job_ids)
     if not ids:
         return set()
-    connection = (app or current_app).extensions["redis"]
-    jobs = Job.fetch_many(ids, connection=connection)
+    jobs = Job.fetch_many(ids, connection=app.extensions["redis"])
     return {
         job.id for job in jobs if job is not None and job.get_status(refresh=False) in LIVE_STATUSES
     }
+
+
+def current_job_id() -> str | None:
+    """Return the id of the job this worker runs now, None outside a job (for the logs)."""
+    try:
+        job = get_current_job()
+    except Exception:  # noqa: BLE001 - outside a worker there is simply no job
+        return None
+    return job.id if job is not None else None
+
+
+def queue_depths(app: Flask) -> dict[str, int]:
+    """Return how many jobs wait on each queue; raise RedisError when Redis does not answer."""
+    return {name: _queue(app, name).count for name in ALL}
+
+
+# Periodic work -------------------------------------------------------------------------------
+
+
+def _every(app: Flask, stop: threading.Event, *, job: str, lock: str, interval: int,
+           name: str) -> None:
+    """Queue `job` every `interval` seconds until stopped, once per interval across workers."""
+    while not stop.is_set():
+        try:
+            redis: Redis = app.extensions["redis"]
+            # Every worker process runs this loop; the lock lets one of them queue the job.
+            if redis.set(lock, str(time.time()), nx=True, ex=interval):
+                _queue(app, MAINTENANCE).enqueue(
+                    job, job_id=f"{name}-{int(time.time())}", result_ttl=interval * 4
+                )
+        except RedisError as exc:
+            log.warning("%s not scheduled, Redis refused: %s", name, type(exc).__name__)
+        except Exception:  # noqa: BLE001 - this thread must outlive any one failure
+            log.exception("%s not scheduled", name)
+        stop.wait(interval)
+
+
+def schedule_sweeps(app: Flask, stop: threading.Event) -> None:
+    """Queue a sweep every SWEEP_INTERVAL seconds, one per interval across every worker."""
+    _every(app, stop, job=SWEEP_JOB, lock=SWEEP_LOCK,
+           interval=max(1, int(app.config["SWEEP_INTERVAL"])), name="sweep")
+
+
+def schedule_purges(app: Flask, stop: threading.Event) -> None:
+    """Queue a retention purge every PURGE_INTERVAL seconds, one per interval across workers."""
+    _every(app, stop, job=PURGE_JOB, lock=PURGE_LOCK,
+           interval=max(60, int(app.config["PURGE_INTERVAL"])), name="purge")

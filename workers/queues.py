@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from flask import Flask, current_app
+from flask import Flask
 from rq import Queue
 
-URGENT = "urgent"  # routing and sending of cases where a child is in danger now
-DEFAULT = "default"  # routing and sending of every other case
-MAINTENANCE = "maintenance"  # sweeps and housekeeping
+URGENT = "urgent"  # routing, sending and escalation of cases where a child is in danger now
+DEFAULT = "default"  # routing and sending of every other case, incoming SMS
+MAINTENANCE = "maintenance"  # sweeps and retention purges
 
 ALL = (URGENT, DEFAULT, MAINTENANCE)
 
@@ -18,6 +18,6 @@ def init_app(app: Flask) -> None:
     app.extensions["queues"] = {name: Queue(name, connection=connection) for name in ALL}
 
 
-def get_queue(name: str, app: Flask | None = None) -> Queue:
-    """Return the app's queue of that name."""
-    return (app or current_app).extensions["queues"][name]
+def all_queues(app: Flask) -> list[Queue]:
+    """Return the app's queues, urgent first: the order a worker listens to them."""
+    return [app.extensions["queues"][name] for name in ALL]

@@ -1,36 +1,43 @@
-"""The sweep: queue again what the queues lost, and close sends that were cut off."""
+"""Maintenance jobs: the sweep queues again what the queues lost; the purge applies retention."""
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from flask import Flask, current_app
-from redis.exceptions import RedisError
 from sqlalchemy import select, update
 
-from gateway.db import session_scope
-from gateway.metrics import count_send_failure
-from gateway.models import Case, CaseEvent, CaseStatus, OutboxMessage, OutboxStatus, utcnow
-from gateway.redis import get_redis
-from gateway.spool import replay as replay_spool
-from workers.enqueue import enqueue_route, enqueue_send, live_jobs, route_job_id, send_job_id
-from workers.inbound import sweep_inbound
-from workers.queues import MAINTENANCE, get_queue
+from gateway.cases.spool import replay as replay_spool
+from gateway.delivery.failures import count_send_failure
+from gateway.privacy.retention import purge as apply_retention
+from gateway.storage.db import session_scope
+from gateway.storage.models import (
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseStatus,
+    InboundMessage,
+    InboundStatus,
+    OutboxMessage,
+    OutboxStatus,
+    aware,
+    utcnow,
+)
+from workers.enqueue import (
+    enqueue_inbound,
+    enqueue_route,
+    enqueue_send,
+    inbound_job_id,
+    live_jobs,
+    route_job_id,
+    send_job_id,
+)
 
 log = logging.getLogger(__name__)
 
-SWEEP_JOB = "workers.sweep.sweep"
-SWEEP_LOCK = "gateway:sweep-lock"
 INTERRUPTED_ERROR = "interrupted while sending: sent again"
 BATCH = 500  # rows looked at per kind and per sweep; the next sweep takes the rest
-
-
-def _aware(value: datetime) -> datetime:
-    # SQLite gives back naive datetimes; every time stored here is UTC.
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _route_new_cases(app: Flask, older_than: datetime) -> int:
@@ -42,10 +49,10 @@ def _route_new_cases(app: Flask, older_than: datetime) -> int:
             .order_by(Case.id)
             .limit(BATCH)
         ).all()
-    live = live_jobs((route_job_id(case_id) for case_id, _ in rows), app)
+    live = live_jobs(app, (route_job_id(case_id) for case_id, _ in rows))
     count = 0
     for case_id, urgent in rows:
-        if route_job_id(case_id) not in live and enqueue_route(case_id, urgent == "yes", app):
+        if route_job_id(case_id) not in live and enqueue_route(app, case_id, urgent is True):
             count += 1
     return count
 
@@ -60,10 +67,10 @@ def _resend_queued(app: Flask, older_than: datetime) -> int:
             .order_by(OutboxMessage.id)
             .limit(BATCH)
         ).all()
-    live = live_jobs((send_job_id(row_id) for row_id, _ in rows), app)
+    live = live_jobs(app, (send_job_id(row_id) for row_id, _ in rows))
     count = 0
     for row_id, urgent in rows:
-        if send_job_id(row_id) not in live and enqueue_send(row_id, urgent, app):
+        if send_job_id(row_id) not in live and enqueue_send(app, row_id, urgent):
             count += 1
     return count
 
@@ -85,14 +92,14 @@ def _resend_retrying(app: Flask, now: datetime) -> int:
     due = []
     for row_id, urgent, attempts, updated_at in rows:
         delay = delays[min(max(attempts - 1, 0), len(delays) - 1)]
-        if _aware(updated_at) + timedelta(seconds=delay) < now:
+        if aware(updated_at) + timedelta(seconds=delay) < now:
             due.append((row_id, urgent, attempts))
-    live = live_jobs((send_job_id(row_id, attempts) for row_id, _, attempts in due), app)
+    live = live_jobs(app, (send_job_id(row_id, attempts) for row_id, _, attempts in due))
     count = 0
     for row_id, urgent, attempts in due:
         if send_job_id(row_id, attempts) in live:
             continue
-        if enqueue_send(row_id, urgent, app, attempt=attempts):
+        if enqueue_send(app, row_id, urgent, attempt=attempts):
             count += 1
     return count
 
@@ -127,14 +134,15 @@ def _resend_interrupted(app: Flask, older_than: datetime) -> int:
                 continue
             if case_id is not None:
                 detail = {"outbox_id": row_id, "focal_point_id": focal_point_id}
-                session.add(CaseEvent(case_id=case_id, kind="sms_interrupted", detail=detail))
+                session.add(CaseEvent(case_id=case_id, kind=CaseEventKind.SMS_INTERRUPTED,
+                                      detail=detail))
             resend.append((row_id, urgent, attempts))
         session.commit()
     for row_id, urgent, attempts in resend:
         log.warning("outbox %s was interrupted while sending: sending again", row_id)
         count_send_failure(app, "interrupted")
         # If Redis refuses, the row stays RETRYING and the next sweep queues it.
-        enqueue_send(row_id, urgent, app, attempt=attempts)
+        enqueue_send(app, row_id, urgent, attempt=attempts)
     return len(resend)
 
 
@@ -152,26 +160,30 @@ def sweep(
         "queued": _resend_queued(app, now - timedelta(seconds=queued_age)),
         "retrying": _resend_retrying(app, now),
         "interrupted": _resend_interrupted(app, now - timedelta(seconds=sending_timeout)),
-        "sms": sweep_inbound(app, int(min_age)),
+        "sms": _read_unread_sms(app, now - timedelta(seconds=min_age)),
     }
     if any(counts.values()):
         log.info("sweep: %s", counts)
     return counts
 
 
-def schedule_sweeps(app: Flask, stop_event: threading.Event) -> None:
-    """Queue a sweep every SWEEP_INTERVAL seconds, one per interval across every worker."""
-    interval = max(1, int(app.config["SWEEP_INTERVAL"]))
-    while not stop_event.is_set():
-        try:
-            redis = get_redis(app)
-            # Every worker process runs this loop; the lock lets one of them queue the sweep.
-            if redis.set(SWEEP_LOCK, str(time.time()), nx=True, ex=interval):
-                get_queue(MAINTENANCE, app).enqueue(
-                    SWEEP_JOB, job_id=f"sweep-{int(time.time())}", result_ttl=interval * 4
-                )
-        except RedisError as exc:
-            log.warning("sweep not scheduled, Redis refused: %s", type(exc).__name__)
-        except Exception:  # noqa: BLE001 - this thread must outlive any one failure
-            log.exception("sweep not scheduled")
-        stop_event.wait(interval)
+def _read_unread_sms(app: Flask, older_than: datetime) -> int:
+    """Queue again the incoming SMS saved but never read (their job was lost)."""
+    with session_scope(app) as session:
+        ids = session.scalars(
+            select(InboundMessage.id)
+            .where(InboundMessage.status == InboundStatus.RECEIVED,
+                   InboundMessage.received_at < older_than)
+            .order_by(InboundMessage.id)
+            .limit(BATCH)
+        ).all()
+    live = live_jobs(app, (inbound_job_id(message_id) for message_id in ids))
+    return sum(
+        1 for message_id in ids
+        if inbound_job_id(message_id) not in live and enqueue_inbound(app, message_id)
+    )
+
+
+def purge() -> dict[str, int]:
+    """Apply every retention rule (privacy/retention.py): the scheduled purge."""
+    return apply_retention(current_app._get_current_object())  # type: ignore[attr-defined]

@@ -1,26 +1,32 @@
-"""The `gateway` command's sub-commands, one module per concern."""
+"""The `gateway` command: one module per group of sub-commands (serve, worker, data, keys...)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import sys
 
 import click
-from flask import Flask
+
+from gateway.commands import cases, data, flows, i18n, maintenance, run
+from gateway.errors import ConfigError
 
 
-def run_counted(task: Callable[[Flask], dict[str, int]], *, verb: str, none: str) -> None:
-    """Run a maintenance task on the configured database and print what it counted, by kind."""
-    from gateway import create_app
-    from gateway.db import get_engine
-    from gateway.migrate import upgrade
+@click.group()
+def cli() -> None:
+    """Community alert gateway: USSD/SMS alerts routed to child-protection focal points."""
 
-    app = create_app()
-    upgrade(app)
+
+def _register() -> None:
+    """Add every sub-command to the group (calling it again changes nothing)."""
+    for module in (data, run, maintenance, cases, flows, i18n):
+        for command in module.COMMANDS:
+            cli.add_command(command)
+
+
+def main() -> None:
+    """Run the `gateway` command, turning configuration errors into one clear line."""
+    _register()
     try:
-        counts = task(app)
-    finally:
-        get_engine(app).dispose()
-    for name, count in counts.items():
-        click.echo(f"{name}: {verb} {count}")
-    if not counts:
-        click.echo(none)
+        cli(standalone_mode=True)
+    except ConfigError as exc:
+        click.echo(f"Configuration error: {exc}", err=True)
+        sys.exit(2)

@@ -13,9 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import create_app
-from gateway.db import get_engine, session_scope
-from gateway.migrate import upgrade
-from gateway.models import Case, CaseEvent, CaseKind, Role
+from gateway.storage.db import get_engine, session_scope
+from gateway.storage.migrate import upgrade
+from gateway.storage.models import Case, CaseEvent, CaseKind, Role
 
 ROLES = [role.value for role in Role]
 

@@ -12,9 +12,14 @@ from flask import Flask
 from sqlalchemy.orm import Session
 
 from gateway import create_app
-from gateway.db import get_engine, session_scope
-from gateway.imports import ImportFailed, ImportReport, import_focal_points, import_locations
-from gateway.migrate import upgrade
+from gateway.directory.imports import (
+    ImportFailed,
+    ImportReport,
+    import_focal_points,
+    import_locations,
+)
+from gateway.storage.db import get_engine, session_scope
+from gateway.storage.migrate import upgrade
 
 Importer = Callable[[Session, IO[bytes]], ImportReport]
 
@@ -82,7 +87,7 @@ def import_focal_points_command(file: IO[bytes]) -> None:
 )
 def seed_demo(force: bool) -> None:
     """Load a small demo deployment of the Central African Republic (safe to run twice)."""
-    demo = resources.files("gateway") / "demo"
+    demo = resources.files("gateway.directory") / "demo"
     with _database() as (app, session):
         username = app.config.get("AT_USERNAME")
         if username and username != SANDBOX_USERNAME and not force:

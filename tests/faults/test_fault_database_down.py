@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus
-from gateway.spool import pending
+from gateway.cases.spool import pending
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI

@@ -9,8 +9,8 @@ import pytest
 from flask import Flask, Request, Response
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import OutboxMessage, OutboxStatus
+from gateway.storage.db import session_scope
+from gateway.storage.models import OutboxMessage, OutboxStatus
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI

@@ -18,9 +18,9 @@ from redis.exceptions import RedisError
 from rq import Worker
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseStatus
-from gateway.redis import connect
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseStatus
+from gateway.storage.redis import connect
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI

@@ -11,8 +11,8 @@ from flask import Flask
 from redis import Redis
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import Case
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case
 from tests import deployment
 from tests.caller import Caller
 from tests.faults.processes import HttpClient, Processes, free_port, gateway_env

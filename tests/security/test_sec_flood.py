@@ -7,12 +7,13 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseEvent, CaseStatus
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseEvent, CaseStatus
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
 from tests.test_ussd import walk_alert
+from workers.enqueue import enqueue_route
 
 
 class Returning(Caller):
@@ -63,10 +64,8 @@ def test_a_flagged_case_routed_twice_stays_unpaged(
     for _ in range(2):
         walk_alert(Returning(client, phone="+243970004444"))
     run_jobs(app)
-    from workers.enqueue import enqueue_route
-
     with app.app_context():
         for case_id in (1, 2):
-            enqueue_route(case_id, True)
+            enqueue_route(app, case_id, True)
     run_jobs(app)
     assert len(at_api.messages) == 2  # the first case, then the hour's one flood summary

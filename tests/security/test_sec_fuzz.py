@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from gateway.db import session_scope
-from gateway.models import Case, CaseEvent
-from gateway.webhooks import africastalking
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, CaseEvent
+from gateway.web import africastalking
 from tests import deployment
 from tests.caller import Caller
 from tests.security.webhooks import webhook_urls

@@ -12,8 +12,8 @@ import pytest
 from flask import Flask
 from werkzeug.serving import make_server
 
-from gateway.abuse import refusal_counts
-from gateway.webhooks.guard import client_address
+from gateway.privacy.limits import refusal_counts
+from gateway.web.guard import client_address
 from tests.caller import Caller
 from tests.security.webhooks import webhook_urls
 
@@ -51,7 +51,7 @@ def test_every_webhook_refuses_a_missing_or_wrong_token_and_counts_it(
         assert passed(client.post(f"{url}?token={TOKEN}", data=FORM).status_code)
     refused = 2 * len(webhook_urls(app))
     assert refusal_counts(app)["token"] == refused
-    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.webhooks.guard"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "gateway.web.guard"]
     assert len(lines) == refused and all("token" in line for line in lines)
     # Logged without the body, and without the query string (the token travels there).
     assert body_marker not in caplog.text and TOKEN not in caplog.text

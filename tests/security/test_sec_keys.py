@@ -11,13 +11,13 @@ from cryptography.fernet import Fernet
 from flask import Flask
 from sqlalchemy import text
 
-from gateway import crypto
-from gateway.cli import _register, cli
+from gateway.commands import _register, cli
 from gateway.config import load_config
-from gateway.db import get_engine, session_scope
 from gateway.errors import ConfigError
-from gateway.models import Reporter
-from gateway.privacy import pseudonym
+from gateway.privacy.pseudonyms import pseudonym
+from gateway.storage import crypto
+from gateway.storage.db import get_engine, session_scope
+from gateway.storage.models import Reporter
 from tests.caller import Caller
 from tests.conftest import TEST_SECRET
 
@@ -35,6 +35,7 @@ PRODUCTION = {"DATABASE_URL": "postgresql://db/gateway", "GATEWAY_SECRET_KEY": T
         ("A" * 43 + "=", "not random enough"),
         (f"{NEW_KEY},changeme", "key 2 is refused"),
     ],
+    ids=["unset", "empty", "short", "not-random", "second-weak"],
 )
 def test_production_refuses_a_missing_default_or_short_encryption_key(
     keys: str | None, refusal: str, tmp_path: Path
@@ -95,9 +96,10 @@ def test_keys_rotate_re_encrypts_registered_columns(
             conn.execute(text("INSERT INTO callback_numbers (number) VALUES (:n)"),
                          {"n": crypto.encrypt(number, old_app)})
         conn.execute(text("INSERT INTO callback_numbers (number) VALUES (NULL)"))
-    monkeypatch.setattr(crypto, "ENCRYPTED_COLUMNS", [])
-    crypto.register_encrypted("callback_numbers", "number")
-    crypto.register_encrypted("not_there_yet", "number")
+    monkeypatch.setattr(crypto, "encrypted_columns", lambda: [
+        crypto.EncryptedColumn("callback_numbers", "number"),
+        crypto.EncryptedColumn("not_there_yet", "number"),
+    ])
     env = {"DATABASE_URL": url, "GATEWAY_SECRET_KEY": TEST_SECRET,
            "GATEWAY_ENCRYPTION_KEYS": f"{NEW_KEY},{OLD_KEY}", "GATEWAY_DATA_DIR": str(tmp_path),
            "REDIS_URL": _redis_url(old_app)}
@@ -114,7 +116,7 @@ def test_keys_rotate_re_encrypts_registered_columns(
 
 
 def _redis_url(app: Flask) -> str:
-    from gateway.redis import connection_url
+    from gateway.storage.redis import connection_url
 
     return connection_url(app.extensions["redis"])
 

@@ -11,10 +11,10 @@ import pytest
 from flask import Flask
 from sqlalchemy import select
 
-from gateway.db import session_scope
 from gateway.logs import json_handler
-from gateway.models import Case, OutboxMessage
-from gateway.privacy import pseudonym
+from gateway.privacy.pseudonyms import pseudonym
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, OutboxMessage
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
@@ -82,7 +82,7 @@ def test_every_flow_logs_json_lines_without_numbers_keys_or_text(
     assert lines
     entries = [json.loads(line) for line in lines]  # every line is one JSON object
     assert all({"time", "level", "logger", "message", "request_id"} <= set(e) for e in entries)
-    assert any(e["logger"] == "gateway.ussd" and e["request_id"] for e in entries)
+    assert any(e["logger"] == "gateway.channels.ussd.hop" and e["request_id"] for e in entries)
     logs = log_stream.getvalue()
     secrets = [app.config["SECRET_KEY"], *app.config["ENCRYPTION_KEYS"],
                pseudonym(PHONE, app.config["SECRET_KEY"])]

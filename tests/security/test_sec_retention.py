@@ -11,11 +11,11 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import inspect, text
 
-from gateway import retention
-from gateway.cli import _register, cli
-from gateway.db import get_engine
-from gateway.models import utcnow
-from gateway.redis import connection_url
+from gateway.commands import _register, cli
+from gateway.privacy import retention
+from gateway.storage.db import get_engine
+from gateway.storage.models import utcnow
+from gateway.storage.redis import connection_url
 from tests import deployment
 from tests.conftest import TEST_ENCRYPTION_KEY, TEST_SECRET
 
@@ -27,7 +27,7 @@ def _outbox(conn, status: str, days_ago: int, body: str) -> None:  # noqa: ANN00
     conn.execute(
         text("INSERT INTO outbox_messages (focal_point_id, purpose, urgent, status, attempts,"
              " created_at, updated_at, sent_at, body) VALUES (1, :p, 0, :s, 1, :t, :t, :t, :b)"),
-        {"p": f"p{status}{days_ago}", "s": status, "t": when, "b": body},
+        {"p": "case_alert", "s": status, "t": when, "b": body},
     )
 
 
@@ -36,7 +36,7 @@ def test_purge_clears_old_bodies_and_sessions_and_dry_run_changes_nothing(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'retention.db'}"
     app = make_app(DATABASE_URL=url, KEEP_OUTBOX_DAYS=30)
-    from gateway.migrate import upgrade
+    from gateway.storage.migrate import upgrade
 
     upgrade(app)
     deployment.add_places(app)
@@ -90,7 +90,7 @@ def test_a_rule_for_closed_cases_and_a_registered_delete_rule(
 ) -> None:
     url = f"sqlite:///{tmp_path / 'rules.db'}"
     app = make_app(DATABASE_URL=url, KEEP_FREE_TEXT_DAYS=10)
-    from gateway.migrate import upgrade
+    from gateway.storage.migrate import upgrade
 
     upgrade(app)
     monkeypatch.setattr(retention, "RULES", list(retention.RULES))

@@ -17,8 +17,9 @@ from redis.retry import Retry
 from rq import SimpleWorker
 from sqlalchemy import select
 
-from gateway.db import session_scope
-from gateway.models import (
+from gateway.cases.references import new_reference
+from gateway.storage.db import session_scope
+from gateway.storage.models import (
     Case,
     CaseKind,
     CaseStatus,
@@ -28,7 +29,6 @@ from gateway.models import (
     OutboxStatus,
     utcnow,
 )
-from gateway.references import new_reference
 from tests import deployment
 from workers import queues
 
@@ -118,7 +118,7 @@ def add_case(
     category: str = "recruitment",
     children: str = "2-3",
     sex: str = "girls",
-    urgent: str = "yes",
+    urgent: bool | None = True,
     status: CaseStatus = CaseStatus.NEW,
     created_at: datetime | None = None,
 ) -> int:

@@ -8,12 +8,13 @@ from collections.abc import Callable
 import pytest
 from flask import Flask
 
-from gateway import crypto
-from gateway.db import session_scope
-from gateway.models import OutboxMessage, OutboxStatus
+from gateway.cases.outbox import queue_reporter_message
+from gateway.storage import crypto
+from gateway.storage.db import session_scope
+from gateway.storage.models import OutboxMessage, OutboxStatus
 from tests.conftest import StandInAPI
 from tests.workers.factories import add_case, add_places, outbox, work
-from workers.outbox import enqueue_reporter_messages, queue_reporter_message
+from workers.enqueue import enqueue_sends
 from workers.sending import send_outbox_message
 
 NUMBER = "+243970001234"
@@ -29,9 +30,10 @@ def queue(app: Flask, key: str = "reply-1", **options: object) -> int | None:
     }
     fields.update(options)
     with app.app_context(), session_scope(app) as session:
-        row = queue_reporter_message(session, **fields)  # type: ignore[arg-type]
+        row = queue_reporter_message(app, session, **fields)  # type: ignore[arg-type]
         session.commit()
-        enqueue_reporter_messages([row], app)
+        if row is not None:
+            enqueue_sends(app, [(row.id, row.urgent)])
         return row.id if row is not None else None
 
 
@@ -112,5 +114,5 @@ def test_a_row_erased_by_stop_sends_nothing(app: Flask, at_api: StandInAPI) -> N
 
 
 def test_both_columns_are_rotated_with_the_keys() -> None:
-    names = {(c.table, c.column) for c in crypto.ENCRYPTED_COLUMNS}
+    names = {(c.table, c.column) for c in crypto.encrypted_columns()}
     assert {("outbox_messages", "recipient"), ("outbox_messages", "body")} <= names

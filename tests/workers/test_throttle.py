@@ -10,13 +10,14 @@ from flask import Flask
 from redis import Redis
 from rq import Worker
 
-from gateway.db import session_scope
-from gateway.models import OutboxStatus
+from gateway.cases.outbox import queue_reporter_message
+from gateway.delivery.throttle import SendThrottle
+from gateway.storage.db import session_scope
+from gateway.storage.models import OutboxStatus
 from tests.conftest import StandInAPI
 from tests.faults.processes import Processes, gateway_env, processes, wait_for  # noqa: F401
 from tests.workers.factories import outbox
-from workers.outbox import enqueue_reporter_messages, queue_reporter_message
-from workers.throttle import SendThrottle
+from workers.enqueue import enqueue_sends
 
 RATE = 5  # segments per second
 
@@ -49,14 +50,15 @@ def _queue(app: Flask, numbers: list[str], urgent: bool) -> None:
     with app.app_context(), session_scope(app) as session:
         rows = [
             queue_reporter_message(
-                session, number=number, text="Merci, message recu.", language="fr",
+                app, session, number=number, text="Merci, message recu.", language="fr",
                 purpose="reporter_reply", dedupe_key=f"pace-{number}", case_id=None,
                 urgent=urgent,
             )
             for number in numbers
         ]
         session.commit()
-        assert enqueue_reporter_messages(rows, app) == len(numbers)
+        sends = [(row.id, row.urgent) for row in rows if row is not None]
+        assert enqueue_sends(app, sends) == len(numbers)
 
 
 def _workers(

@@ -11,7 +11,7 @@ from flask import Flask
 from rq.job import Job
 from rq.registry import ScheduledJobRegistry
 
-from gateway.models import CaseStatus
+from gateway.storage.models import CaseStatus
 from tests.workers.factories import (
     add_case,
     add_focal_point,
@@ -30,10 +30,10 @@ JOB_ID = re.compile(r"^[A-Za-z0-9_-]+$")
 def test_urgent_cases_go_on_the_urgent_queue(app: Flask) -> None:
     add_places(app)
     add_focal_point(app, "Ouaka", "+23670000011", ["CF52"])
-    urgent = add_case(app, "CF521", urgent="yes")
-    ordinary = add_case(app, "CF521", urgent="unknown")
-    assert enqueue_route(urgent, True, app)
-    assert enqueue_route(ordinary, False, app)
+    urgent = add_case(app, "CF521", urgent=True)
+    ordinary = add_case(app, "CF521", urgent=None)
+    assert enqueue_route(app, urgent, True)
+    assert enqueue_route(app, ordinary, False)
     urgent_queue = app.extensions["queues"][queues.URGENT]
     default_queue = app.extensions["queues"][queues.DEFAULT]
     assert urgent_queue.job_ids == [f"route-{urgent}"]
@@ -55,7 +55,7 @@ def test_urgent_cases_go_on_the_urgent_queue(app: Flask) -> None:
 
 
 def test_a_retry_is_scheduled_with_its_own_id(app: Flask) -> None:
-    assert enqueue_send(7, True, app, delay=30, attempt=2)
+    assert enqueue_send(app, 7, True, delay=30, attempt=2)
     registry = ScheduledJobRegistry(queues.URGENT, connection=app.extensions["redis"])
     assert registry.get_job_ids() == ["send-7-2"]
     assert send_job_id(7) == "send-7" and JOB_ID.match(send_job_id(7, 3))
@@ -69,9 +69,9 @@ def test_redis_refusing_leaves_the_case_new_and_says_so(
     add_places(healthy)
     case_id = add_case(healthy, "CF521")
     app = make_app(redis=closed_port_redis())
-    assert enqueue_route(case_id, True, app) is False
-    assert enqueue_send(1, False, app) is False
-    assert enqueue_send(1, False, app, delay=10, attempt=1) is False
+    assert enqueue_route(app, case_id, True) is False
+    assert enqueue_send(app, 1, False) is False
+    assert enqueue_send(app, 1, False, delay=10, attempt=1) is False
     assert case_of(healthy, case_id).status == CaseStatus.NEW
     assert f"case {case_id} not queued for routing: ConnectionError" in caplog.text
     assert "outbox 1 not queued for sending: ConnectionError" in caplog.text

@@ -7,9 +7,9 @@ from collections.abc import Callable
 from flask import Flask
 from sqlalchemy import event
 
-from gateway.db import get_engine, session_scope
-from gateway.models import Case, CaseStatus, Gender, Level, OutboxStatus, Role
-from gateway.routing import recipients_for
+from gateway.cases.routing import routing_plan
+from gateway.storage.db import get_engine, session_scope
+from gateway.storage.models import Case, CaseStatus, Gender, Level, OutboxStatus, Role
 from tests.conftest import StandInAPI
 from tests.workers.factories import (
     add_case,
@@ -27,7 +27,7 @@ def recipients(app: Flask, case_id: int) -> list[str]:
     with session_scope(app) as session:
         case = session.get(Case, case_id)
         assert case is not None
-        return sorted(fp.name for fp in recipients_for(session, case))
+        return sorted(fp.name for fp in routing_plan(session, case).recipients)
 
 
 def test_the_most_specific_level_with_a_focal_point_receives_it(app: Flask) -> None:
@@ -119,7 +119,7 @@ def test_recipients_take_one_query_whatever_the_number_of_focal_points(app: Flas
         _ = case.category, case.location_id
         event.listen(engine, "before_cursor_execute", count)
         try:
-            chosen = recipients_for(session, case)
+            chosen = routing_plan(session, case).recipients
         finally:
             event.remove(engine, "before_cursor_execute", count)
     assert len(chosen) == 10  # those covering Bambari itself
@@ -199,8 +199,8 @@ def test_routing_by_the_worker_after_enqueue(
 
     add_places(app)
     add_focal_point(app, "Ouaka", "+23670000001", ["CF52"])
-    case_id = add_case(app, "CF521", urgent="no")
-    assert enqueue_route(case_id, False, app)
+    case_id = add_case(app, "CF521", urgent=False)
+    assert enqueue_route(app, case_id, False)
     run_jobs()
     assert case_of(app, case_id).status == CaseStatus.ROUTED
     [sms] = at_api.messages

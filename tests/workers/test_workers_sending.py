@@ -17,8 +17,9 @@ from rq.scheduler import RQScheduler
 
 from flows import Catalogs
 from flows.gsm import is_gsm7, sms_segments
-from gateway.db import session_scope
-from gateway.models import Case, OutboxStatus
+from gateway.cases.messages import compose_alert
+from gateway.storage.db import session_scope
+from gateway.storage.models import Case, OutboxStatus
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
 from tests.workers.factories import (
     add_case,
@@ -33,7 +34,7 @@ from tests.workers.factories import (
 )
 from workers import queues
 from workers.routing import route_case
-from workers.sending import compose_alert, send_outbox_message
+from workers.sending import send_outbox_message
 
 PHONE = "+23670000011"
 
@@ -133,9 +134,9 @@ def test_concurrent_runs_send_once(app: Flask, at_api: StandInAPI) -> None:
 
 def test_the_sms_names_every_answer(app: Flask, at_api: StandInAPI) -> None:
     deployment(app)
-    add_case(app, "CF522", category="attack_on_hospitals", children="4+", sex="both", urgent="no")
+    add_case(app, "CF522", category="attack_on_hospitals", children="4+", sex="both", urgent=False)
     add_case(app, "CF52", category="abduction", children="unknown", sex="unknown",
-             urgent="unknown")
+             urgent=None)
     with session_scope(app) as session:
         ids = [c.id for c in session.query(Case).order_by(Case.id)]
     for case_id in ids:
@@ -205,12 +206,12 @@ def test_a_typical_case_fits_one_segment_and_long_places_are_shortened(
         for pcode in ("CD6101", "CD6103"):
             case_id = add_case(
                 app, pcode, category=category, children="unknown", sex="unknown",
-                urgent="unknown",
+                urgent=None,
             )
             with session_scope(app) as session:
                 case = session.get(Case, case_id)
                 assert case is not None
-                text = compose_alert(case, lang, catalogs)
+                text = compose_alert(catalogs, case, lang)
             assert sms_segments(text) == 1, text
             assert case.reference in text
             if pcode == "CD6103":

@@ -12,7 +12,7 @@ import pytest
 from flask import Flask
 from rq.job import Job
 
-from gateway.models import CaseStatus, OutboxStatus, utcnow
+from gateway.storage.models import CaseStatus, OutboxStatus, utcnow
 from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
 from tests.workers.factories import (
     add_case,
@@ -25,8 +25,8 @@ from tests.workers.factories import (
     work,
 )
 from workers import queues
-from workers.enqueue import enqueue_route, enqueue_send
-from workers.sweep import SWEEP_LOCK, schedule_sweeps, sweep
+from workers.enqueue import SWEEP_LOCK, enqueue_route, enqueue_send, schedule_sweeps
+from workers.sweep import sweep
 
 
 def ouaka(app: Flask) -> int:
@@ -62,7 +62,7 @@ def test_a_new_case_without_a_job_gets_routed(app: Flask, at_api: StandInAPI) ->
 def test_a_new_case_whose_job_is_queued_is_not_queued_again(app: Flask) -> None:
     ouaka(app)
     case_id = add_case(app, "CF521", created_at=minutes_ago(1))  # type: ignore[arg-type]
-    assert enqueue_route(case_id, True, app)
+    assert enqueue_route(app, case_id, True)
     assert run_sweep(app)["cases"] == 0
     assert app.extensions["queues"][queues.URGENT].count == 1
 
@@ -95,7 +95,7 @@ def test_a_queued_row_whose_job_is_lost_is_sent(app: Flask, at_api: StandInAPI) 
     lost = add_outbox(app, case_id, focal_point_id, updated_at=minutes_ago(2))  # type: ignore[arg-type]
     other = add_case(app, "CF522", status=CaseStatus.ROUTED)
     waiting = add_outbox(app, other, focal_point_id, updated_at=minutes_ago(2))  # type: ignore[arg-type]
-    assert enqueue_send(waiting, False, app)  # its job is there
+    assert enqueue_send(app, waiting, False)  # its job is there
 
     assert run_sweep(app)["queued"] == 1
     assert run_sweep(app)["queued"] == 0
@@ -148,7 +148,7 @@ def test_a_scheduled_retry_is_left_to_the_scheduler(
         app, case_id, focal_point_id, status=OutboxStatus.RETRYING, attempts=1,
         updated_at=minutes_ago(1),  # type: ignore[arg-type]
     )
-    assert enqueue_send(row_id, False, app, delay=3600, attempt=1)
+    assert enqueue_send(app, row_id, False, delay=3600, attempt=1)
     assert run_sweep(app)["retrying"] == 0
 
 

@@ -1,0 +1,146 @@
+"""Escalation: a case nobody acknowledges goes to the backups, then further up.
+
+An urgent case not acknowledged within 30 minutes (sexual violence within 72 hours: 1 hour), any
+other within 24 hours, goes at stage 1 to the backups of those who received it, and one delay
+later at stage 2 to the coordinator of the area. A complaint never leaves the `conduct` role: its
+stage 2 is the conduct focal points of the next level up. A focal point whose SMS failed counts as
+not reached: the next stage starts at once.
+
+Timers are scheduled jobs (workers.enqueue), one id per (case, stage); the stage itself is
+claimed in the database (cases.escalation_stage), so a duplicate job, a restart or a race
+escalates once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from gateway.cases.intake import recent_sexual_violence
+from gateway.cases.routing import levels_covering, roles_for
+from gateway.storage.models import (
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseKind,
+    FocalPoint,
+    Level,
+    OutboxMessage,
+    OutboxPurpose,
+    Role,
+)
+
+log = logging.getLogger(__name__)
+
+LAST_STAGE = 2
+# Seconds before escalating: "urgent", "default" (not urgent), "pep" (sexual violence within
+# 72 hours), or per category: "<category>" and "<category>:urgent" (GATEWAY_ESCALATION_DELAYS).
+DEFAULT_DELAYS: dict[str, float] = {"urgent": 1800.0, "default": 86400.0, "pep": 3600.0}
+
+
+def delay_for(case: Case, delays: Mapping[str, float] | None = None) -> float:
+    """Return the seconds a case may wait for an acknowledgement before it is escalated."""
+    table = {**DEFAULT_DELAYS, **(delays or {})}
+    if recent_sexual_violence(case.category, case.answers):
+        return table["pep"]
+    if case.is_urgent:
+        return table.get(f"{case.category}:urgent", table["urgent"])
+    return table.get(case.category, table["default"])
+
+
+def _unnotified(points: list[FocalPoint], notified: set[int]) -> list[FocalPoint]:
+    return [fp for fp in points if fp.id not in notified]
+
+
+def _next_level(levels: dict[int, list[FocalPoint]], notified: set[int]) -> list[FocalPoint]:
+    """Return the nearest level's focal points not yet notified, primaries first."""
+    for points in levels.values():
+        fresh = _unnotified(points, notified)
+        if fresh:
+            primaries = [fp for fp in fresh if fp.level == Level.PRIMARY]
+            return primaries or fresh
+    return []
+
+
+def stage_recipients(
+    session: Session, case: Case, stage: int, notified: set[int]
+) -> list[FocalPoint]:
+    """Return who a stage adds: 1 the backups, 2 the area's coordinator (complaints: above)."""
+    chosen: list[FocalPoint] = []
+    for role in roles_for(case):
+        levels = levels_covering(session, case, role)
+        if stage == 1:
+            nearest = next((points for points in levels.values() if points), [])
+            chosen += _unnotified(nearest, notified)
+        elif case.kind == CaseKind.COMPLAINT:
+            # Restricted: a complaint goes up its own role, never to coordinators.
+            chosen += _next_level(levels, notified)
+    if stage == LAST_STAGE and case.kind != CaseKind.COMPLAINT:
+        chosen += _next_level(levels_covering(session, case, Role.COORDINATOR), notified)
+    unique: list[FocalPoint] = []
+    for fp in chosen:
+        if fp not in unique:
+            unique.append(fp)
+    return unique
+
+
+def _claim(session: Session, case_id: int, stage: int) -> bool:
+    """Move the case to the stage, unless acknowledged, closed or already there."""
+    claimed = session.execute(
+        update(Case)
+        .where(
+            Case.id == case_id,
+            Case.escalation_stage == stage - 1,
+            Case.acknowledged_at.is_(None),
+            Case.closed_at.is_(None),
+        )
+        .values(escalation_stage=stage)
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    return claimed == 1
+
+
+def run_stage(session: Session, case_id: int, stage: int) -> tuple[list[int], int | None]:
+    """Escalate a case from `stage` on; return the outbox ids to send and the next stage."""
+    while stage <= LAST_STAGE:
+        if not _claim(session, case_id, stage):
+            session.rollback()
+            return [], None
+        case = session.get(Case, case_id)
+        assert case is not None
+        session.refresh(case)
+        notified = {
+            fp_id for fp_id in session.scalars(
+                select(OutboxMessage.focal_point_id).where(OutboxMessage.case_id == case_id)
+            ) if fp_id is not None
+        }
+        recipients = stage_recipients(session, case, stage, notified)
+        if recipients:
+            rows = [
+                OutboxMessage(case_id=case_id, focal_point_id=fp.id,
+                              purpose=OutboxPurpose.escalation(stage), urgent=True)
+                for fp in recipients
+            ]
+            session.add_all(rows)
+            session.add(CaseEvent(case_id=case_id, kind=CaseEventKind.ESCALATED, detail={
+                "stage": stage, "focal_point_ids": [fp.id for fp in recipients],
+            }))
+            session.commit()
+            return [row.id for row in rows], stage + 1 if stage < LAST_STAGE else None
+        session.add(CaseEvent(case_id=case_id, kind=CaseEventKind.ESCALATION_SKIPPED,
+                              detail={"stage": stage, "reason": "nobody to escalate to"}))
+        session.commit()
+        stage += 1
+    return [], None
+
+
+def next_stage(session: Session, case_id: int) -> int | None:
+    """Return the stage a failed delivery should start now, None when nothing is left."""
+    case = session.get(Case, case_id)
+    if case is None or case.acknowledged_at is not None or case.closed_at is not None:
+        return None
+    stage = case.escalation_stage + 1
+    return stage if stage <= LAST_STAGE else None

@@ -1,0 +1,224 @@
+"""Turning a finished flow into a case, committed before the caller hears the reference."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Mapping
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from flows import Submission
+from flows.i18n import N_
+from gateway.cases.references import new_reference
+from gateway.storage.models import (
+    CATEGORIES,
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseKind,
+    CaseStatus,
+    Channel,
+    Location,
+    Reporter,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+# TRANSLATORS: added to the last screen or SMS of a report of sexual violence within 72 hours.
+# Neutral words: whoever reads the phone must not learn what was reported.
+HEALTH_HINT = N_("If someone was hurt, go to the nearest health centre today.")
+# TRANSLATORS: the last USSD screen of such a report (at most 76 characters in Arabic script).
+HEALTH_END = N_(
+    "Thank you. Your report number is %(reference)s. "
+    "If someone was hurt, go to the nearest health centre today."
+)
+
+ANSWER_VALUES = {
+    "children": {"1", "2-3", "4+", "unknown"},
+    "sex": {"girls", "boys", "both", "unknown"},
+}
+# The flows' answer to "is a child in danger right now?": yes, no, or not known (None).
+URGENCY = {"yes": True, "no": False}
+REFERENCE_ATTEMPTS = 8
+
+# Codes each flow may save beyond the alert's, kept in Case.answers (menus only, no free text).
+FLOW_ANSWERS = {
+    "alert": {"when": {"today", "last_3_days", "earlier", "unknown"}},
+    "complaint": {
+        "what": {"sexual_exploitation_abuse", "child_used", "misconduct"},
+        "who": {"un", "police", "aid_worker", "unknown"},
+        "when": {"today", "last_3_days", "earlier", "unknown"},
+        "child": {"yes", "no", "unknown"},
+        "help_now": {"health", "safety", "psychosocial", "no", "unknown"},
+    },
+    "help": {
+        "age": {"under_15", "15_17", "18_plus", "unknown"},
+        "own_children": {"yes", "no", "unknown"},
+        "need": {"safety", "health", "food", "family", "school_work"},
+    },
+}
+FLOW_KINDS = {"complaint": CaseKind.COMPLAINT, "help": CaseKind.HELP_REQUEST}
+# A complaint's category is the MRM code focal points' coverage is written in.
+COMPLAINT_CATEGORIES = {
+    "sexual_exploitation_abuse": "sexual_violence",
+    "child_used": "recruitment",
+    "misconduct": "other",
+}
+# Within 72 hours of sexual violence, post-exposure prophylaxis still works.
+PEP_WHEN = frozenset({"today", "last_3_days"})
+
+
+def source_key(channel: Channel, session_id: str) -> str:
+    """Digest a channel's session id, so a session can make at most one case."""
+    return hashlib.sha256(f"{channel.value}:{session_id}".encode()).hexdigest()
+
+
+def _answer(submission: Submission, key: str) -> str:
+    value = submission.answers.get(key) or "unknown"
+    return value if value in ANSWER_VALUES[key] else "unknown"
+
+
+def flow_answers(submission: Submission) -> dict[str, str]:
+    """Return the known codes a flow saved beyond the alert's; anything else is dropped."""
+    allowed = FLOW_ANSWERS.get(submission.flow, {})
+    return {
+        key: value
+        for key, values in allowed.items()
+        if (value := submission.answers.get(key) or "unknown") in values
+    }
+
+
+def recent_sexual_violence(category: str, answers: Mapping[str, str] | None) -> bool:
+    """Tell whether sexual violence is said to have happened within the last 72 hours."""
+    return category == "sexual_violence" and (answers or {}).get("when") in PEP_WHEN
+
+
+def points_to_health(submission: Submission) -> dict[str, str]:
+    """Return {"health": "yes"} when the last screen must point to health care (PEP window)."""
+    _kind, category, _urgent, answers = _classify(submission)
+    return {"health": "yes"} if recent_sexual_violence(category, answers) else {}
+
+
+def _classify(submission: Submission) -> tuple[CaseKind, str, bool | None, dict[str, str]]:
+    """Return the kind, category, urgency (None: not known) and extra answers of a submission."""
+    kind = FLOW_KINDS.get(submission.flow, CaseKind.ALERT)
+    answers = flow_answers(submission)
+    if kind == CaseKind.COMPLAINT:
+        category = COMPLAINT_CATEGORIES.get(answers.get("what", ""), "other")
+        return kind, category, recent_sexual_violence(category, answers), answers
+    if kind == CaseKind.HELP_REQUEST:
+        # A child who left an armed group; "safety first" is urgent, nothing waits for checks.
+        return kind, "recruitment", answers.get("need") == "safety", answers
+    category = submission.answers.get("category") or "other"
+    category = category if category in CATEGORIES else "other"
+    if recent_sexual_violence(category, answers):
+        return kind, category, True, answers
+    return kind, category, URGENCY.get(submission.answers.get("urgent") or ""), answers
+
+
+def _reporter(session: Session, pseudonym: str, language: str) -> Reporter:
+    reporter = session.scalar(select(Reporter).where(Reporter.pseudonym == pseudonym))
+    if reporter is None:
+        reporter = Reporter(pseudonym=pseudonym, language=language)
+        session.add(reporter)
+        session.flush()
+    reporter.language = language
+    reporter.last_seen_at = utcnow()
+    return reporter
+
+
+def _existing(session: Session, key: str) -> Case | None:
+    return session.scalar(select(Case).where(Case.source_key == key))
+
+
+def complete_partial(session: Session, case: Case, submission: Submission) -> None:
+    """Complete a partial case with the answers of its resumed session, to be routed again."""
+    kind, category, urgent, answers = _classify(submission)
+    pcode = submission.answers.get("location")
+    case.kind, case.category, case.answers = kind, category, answers or None
+    case.location_id = (
+        session.scalar(select(Location.id).where(Location.pcode == pcode)) if pcode else None
+    )
+    case.children = _answer(submission, "children")
+    case.sex = _answer(submission, "sex")
+    case.urgent = urgent
+    case.language = submission.language
+    case.partial = False
+    # Routed again, so that focal points the fuller answers add receive it (once each).
+    case.status = CaseStatus.NEW
+    case.events.append(CaseEvent(kind=CaseEventKind.COMPLETED, detail={}))
+    session.commit()
+
+
+def create_case(
+    session: Session,
+    submission: Submission,
+    *,
+    pseudonym: str,
+    channel: Channel,
+    key: str,
+    reference: str | None = None,
+    partial: Mapping[str, str] | None = None,
+) -> tuple[Case, bool]:
+    """Commit the case a submission describes; return it and whether it is new (to route).
+
+    A `reference` drawn beforehand is tried first, so a case spooled while the database was
+    down keeps the reference its caller heard. With `partial` (how the session ended) the case
+    is saved as partial; a complete submission of the same key later completes it.
+    """
+    existing = _existing(session, key)
+    if existing is not None:
+        if existing.partial and partial is None:
+            complete_partial(session, existing, submission)
+            return existing, True
+        return existing, False
+    kind, category, urgent, answers = _classify(submission)
+    pcode = submission.answers.get("location")
+    for attempt in range(REFERENCE_ATTEMPTS):
+        # References are random: on a collision draw again, one digit longer late on.
+        length = 7 if attempt < REFERENCE_ATTEMPTS // 2 else 8
+        try:
+            location_id = (
+                session.scalar(select(Location.id).where(Location.pcode == pcode))
+                if pcode
+                else None
+            )
+            reporter = _reporter(session, pseudonym, submission.language)
+            if location_id is not None:
+                reporter.last_location_id = location_id  # where their later SMS are triaged
+            case = Case(
+                reference=(
+                    reference if reference and attempt == 0 else new_reference(length)
+                ),
+                source_key=key,
+                kind=kind,
+                channel=channel,
+                category=category,
+                location_id=location_id,
+                children=_answer(submission, "children"),
+                sex=_answer(submission, "sex"),
+                urgent=urgent,
+                answers=answers or None,
+                language=submission.language,
+                reporter_id=reporter.id,
+                partial=partial is not None,
+            )
+            case.events.append(
+                CaseEvent(kind=CaseEventKind.CREATED, detail={"channel": channel.value})
+            )
+            if partial is not None:
+                case.events.append(CaseEvent(kind=CaseEventKind.PARTIAL, detail=dict(partial)))
+            session.add(case)
+            session.commit()
+            return case, True
+        except IntegrityError:
+            session.rollback()
+            existing = _existing(session, key)
+            if existing is not None:  # the same hop, answered twice at once
+                return existing, False
+            log.info("case reference collision, drawing again")
+    raise RuntimeError("could not draw a free case reference")

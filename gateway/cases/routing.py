@@ -1,0 +1,290 @@
+"""Who receives a case: the focal points covering its place and its category, nearest first."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import Integer, func, literal_column, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, aliased
+
+from gateway.storage.models import (
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    CaseKind,
+    CaseStatus,
+    FocalPoint,
+    FocalPointLocation,
+    Gender,
+    Level,
+    Location,
+    OutboxMessage,
+    OutboxPurpose,
+    Role,
+    utcnow,
+)
+
+log = logging.getLogger(__name__)
+
+# A literal 0, not a bound parameter: PostgreSQL needs the recursive query's column types to agree.
+_ZERO = literal_column("0", Integer)
+
+# Cases a woman should receive wherever one covers the area (design: "do no harm").
+WOMAN_CATEGORIES = frozenset({"sexual_violence"})
+WOMAN_SEXES = frozenset({"girls", "both"})
+
+
+def levels_covering(
+    session: Session, case: Case, role: Role = Role.CHILD_PROTECTION
+) -> dict[int, list[FocalPoint]]:
+    """Return active focal points of a role covering the case's place, by distance.
+
+    Distance 0 is the case's own location, 1 its parent, and so on up to the country: a
+    location covers everything below it. A case without a location is covered by those who
+    cover a top-level location (distance 0).
+    """
+    base = select(FocalPoint, _ZERO.label("distance")).join(
+        FocalPointLocation, FocalPointLocation.focal_point_id == FocalPoint.id
+    )
+    if case.location_id is None:
+        top = select(Location.id).where(Location.parent_id.is_(None))
+        query = base.where(FocalPointLocation.location_id.in_(top))
+    else:
+        # The case's location and all its ancestors, in one recursive query.
+        chain = (
+            select(Location.id, Location.parent_id, _ZERO.label("distance"))
+            .where(Location.id == case.location_id)
+            .cte("chain", recursive=True)
+        )
+        parent = aliased(Location)
+        chain = chain.union_all(
+            select(parent.id, parent.parent_id, (chain.c.distance + 1).label("distance")).where(
+                parent.id == chain.c.parent_id
+            )
+        )
+        query = (
+            select(FocalPoint, chain.c.distance)
+            .join(FocalPointLocation, FocalPointLocation.focal_point_id == FocalPoint.id)
+            .join(chain, chain.c.id == FocalPointLocation.location_id)
+        )
+    query = query.where(
+        FocalPoint.active.is_(True), FocalPoint.role == role
+    ).order_by(FocalPoint.id)
+
+    by_distance: dict[int, list[FocalPoint]] = defaultdict(list)
+    nearest: dict[int, int] = {}
+    for focal_point, distance in session.execute(query):
+        # Categories are a JSON list: filtered here, portable across databases.
+        if not focal_point.covers_category(case.category):
+            continue
+        if focal_point.id not in nearest or distance < nearest[focal_point.id]:
+            nearest[focal_point.id] = distance
+            by_distance[distance].append(focal_point)
+    # A focal point covering two places of the chain counts at the nearer one only.
+    return {
+        distance: [fp for fp in points if nearest[fp.id] == distance]
+        for distance, points in sorted(by_distance.items())
+    }
+
+
+def _needs_a_woman(case: Case) -> bool:
+    return case.category in WOMAN_CATEGORIES or case.sex in WOMAN_SEXES
+
+
+def _woman(points: list[FocalPoint]) -> FocalPoint | None:
+    """Return the first woman of points, primaries before backups."""
+    ordered = sorted(points, key=lambda fp: (fp.level != Level.PRIMARY, fp.id))
+    return next((fp for fp in ordered if fp.gender == Gender.FEMALE), None)
+
+
+def _nearest(levels: dict[int, list[FocalPoint]]) -> list[FocalPoint]:
+    """Return the nearest level's primaries, or its backups when it has no primary."""
+    for points in levels.values():
+        if points:
+            primaries = [fp for fp in points if fp.level == Level.PRIMARY]
+            return primaries or points
+    return []
+
+
+# Help a complaint's survivor needs now: a victim-assistance focal point receives it at once.
+ASSISTANCE_NEEDS = frozenset({"health", "safety", "psychosocial"})
+
+
+def roles_for(case: Case) -> list[Role]:
+    """Return the roles a case is routed to: complaints only ever to `conduct` (and help)."""
+    if case.kind == CaseKind.COMPLAINT:
+        needs = (case.answers or {}).get("help_now")
+        return [Role.CONDUCT, *([Role.ASSISTANCE] if needs in ASSISTANCE_NEEDS else [])]
+    if case.kind == CaseKind.HELP_REQUEST:
+        return [Role.SERVICES]
+    return [Role.CHILD_PROTECTION]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Who a case goes to, and whether it needed a woman that nobody of its role could be."""
+
+    recipients: list[FocalPoint]
+    no_woman: bool = False
+
+
+def _with_a_woman(
+    case: Case, levels: dict[int, list[FocalPoint]], chosen: list[FocalPoint]
+) -> tuple[list[FocalPoint], bool]:
+    """Add the nearest woman of levels when none is chosen; True when there is none at all."""
+    if not chosen or not _needs_a_woman(case) or any(fp.gender == Gender.FEMALE for fp in chosen):
+        return chosen, False
+    for points in levels.values():
+        woman = _woman(points)
+        if woman is not None:
+            return [*chosen, woman], False
+    return chosen, True
+
+
+def routing_plan(session: Session, case: Case) -> Plan:
+    """Return the focal points a case goes to: per role, the nearest level, primaries first.
+
+    Girls and sexual violence go to a woman where one covers the area with the same role: the
+    nearest one, in addition to those chosen; where none does, the plan says so.
+    """
+    if case.needs_triage:
+        # An SMS no flow understood: the focal points of the reporter's last known place read
+        # it, else those whose role is to triage.
+        chosen = _nearest(levels_covering(session, case)) if case.location_id else []
+        return Plan(chosen or _nearest(levels_covering(session, case, Role.TRIAGE)))
+    recipients: list[FocalPoint] = []
+    no_woman = False
+    for role in roles_for(case):
+        levels = levels_covering(session, case, role)
+        chosen, missing = _with_a_woman(case, levels, _nearest(levels))
+        recipients += [fp for fp in chosen if fp not in recipients]
+        no_woman = no_woman or missing
+    return Plan(recipients, no_woman)
+
+
+FLOOD_WINDOW = timedelta(hours=1)
+
+
+def flood_count(session: Session, case: Case, limit: int) -> int | None:
+    """Return how many cases the case's reporter made in the hour up to it, when over `limit`.
+
+    A reporter over the limit (a flood, or a phone in the wrong hands) still has every case
+    saved, but focal points are not paged for each one.
+    """
+    if limit <= 0 or case.reporter_id is None:
+        return None
+    count = session.scalar(
+        select(func.count())
+        .select_from(Case)
+        .where(
+            Case.reporter_id == case.reporter_id,
+            Case.id <= case.id,
+            Case.created_at >= case.created_at - FLOOD_WINDOW,
+        )
+    ) or 0
+    return count if count > limit else None
+
+
+def _summary_sent_this_hour(session: Session, case: Case) -> bool:
+    """Tell whether a flood summary about this case's reporter went out within the hour."""
+    if case.reporter_id is None:
+        return False
+    found = session.scalar(
+        select(OutboxMessage.id)
+        .join(Case, Case.id == OutboxMessage.case_id)
+        .where(
+            Case.reporter_id == case.reporter_id,
+            OutboxMessage.purpose == OutboxPurpose.FLOOD_SUMMARY,
+            OutboxMessage.created_at >= utcnow() - FLOOD_WINDOW,
+        )
+        .limit(1)
+    )
+    return found is not None
+
+
+@dataclass(frozen=True)
+class Routed:
+    """What routing a case did: the messages to send once committed, and whether to escalate."""
+
+    case: Case
+    outbox_ids: list[int]
+    urgent: bool
+    escalate: bool  # routed to someone who must acknowledge it: start the escalation timer
+
+
+def _events(case: Case, plan: Plan, recipients: list[FocalPoint], flood: int | None,
+            paged: list[int | None]) -> list[CaseEvent]:
+    """Return the history a routing adds to its case."""
+    if flood:
+        # Saved and visible, but focal points are not paged once per case of a flood.
+        return [CaseEvent(case_id=case.id, kind=CaseEventKind.FLAGGED_FLOOD,
+                          detail={"cases_last_hour": flood})]
+    events = [CaseEvent(case_id=case.id, kind=CaseEventKind.ROUTED,
+                        detail={"focal_point_ids": paged})]
+    if plan.no_woman:
+        # Girls or sexual violence, and no woman covers it: coordinators see the gap.
+        events.append(CaseEvent(case_id=case.id, kind=CaseEventKind.NO_WOMAN_AVAILABLE,
+                                detail={"category": case.category}))
+    if not recipients:
+        events.append(CaseEvent(case_id=case.id, kind=CaseEventKind.NO_RECIPIENT, detail={
+            "category": case.category, "location_id": case.location_id,
+        }))
+    return events
+
+
+def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
+    """Route a new case: one committed outbox row per recipient; None if routed already."""
+    case = session.get(Case, case_id)
+    if case is None or case.status != CaseStatus.NEW:
+        return None
+    flood = flood_count(session, case, flood_limit)
+    plan = routing_plan(session, case)
+    recipients = [] if flood else plan.recipients
+    # A flood pages nobody case by case, but never nobody at all: once an hour per sender,
+    # the latest case goes out as a summary (a real emergency can look like a flood).
+    summary = bool(flood) and not _summary_sent_this_hour(session, case)
+    status = CaseStatus.ROUTED if recipients or flood else CaseStatus.UNASSIGNED
+    # Only the run that moves the case out of NEW goes on: a concurrent run waits for this
+    # row's lock, finds the status changed and stops here.
+    claimed = session.execute(
+        update(Case)
+        .where(Case.id == case_id, Case.status == CaseStatus.NEW)
+        .values(status=status, routed_at=utcnow())
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    if claimed != 1:
+        session.rollback()
+        return None
+    # A case routed before (a partial case, since completed) goes only to those it adds.
+    alerted = set(session.scalars(
+        select(OutboxMessage.focal_point_id).where(
+            OutboxMessage.case_id == case_id, OutboxMessage.purpose == OutboxPurpose.CASE_ALERT
+        )
+    ))
+    purpose, to = OutboxPurpose.CASE_ALERT, [fp for fp in recipients if fp.id not in alerted]
+    if summary:
+        purpose, to = OutboxPurpose.FLOOD_SUMMARY, plan.recipients
+    rows = [OutboxMessage(case_id=case_id, focal_point_id=fp.id, purpose=purpose,
+                          urgent=case.is_urgent) for fp in to]
+    session.add_all(rows)
+    session.add_all(_events(case, plan, recipients, flood,
+                            [row.focal_point_id for row in rows]))
+    try:
+        session.commit()
+    except IntegrityError:
+        # Rows for this case already exist: another run routed it.
+        session.rollback()
+        log.info("case %s already routed by another run", case_id)
+        return None
+    if flood:
+        log.warning("case %s flagged: its reporter made %d cases within an hour", case_id, flood)
+    elif not recipients:
+        log.warning("case %s unassigned: nobody covers its place and category", case_id)
+    else:
+        log.info("case %s routed to %d focal point(s)", case_id, len(rows))
+    return Routed(case=case, outbox_ids=[row.id for row in rows], urgent=case.is_urgent,
+                  escalate=bool(recipients) and not flood)

@@ -1,0 +1,1 @@
+"""SMS: intake saved before the answer, keywords, conversations, and reading one message."""

@@ -1,0 +1,242 @@
+"""Reading one incoming SMS: a focal point's command, a keyword, an answer, or a report.
+
+No SMS is thrown away: a message that is no keyword and no answer becomes a case "to triage",
+read by a person. Replies are neutral and few: a question of the flow the sender started, the
+answer they asked for, or at most once a day a short how-to-use notice; never a loop.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+
+from flask import Flask
+from sqlalchemy.orm import Session
+
+from flows import Engine, Screen, Submission
+from flows.i18n import N_
+from gateway.cases import focal_commands
+from gateway.cases.follow_up import erase_for
+from gateway.cases.intake import HEALTH_HINT, source_key
+from gateway.cases.outbox import queue_reporter_message
+from gateway.channels.reporters import remember_language, remembered_language
+from gateway.channels.sms.conversations import SmsConversations
+from gateway.channels.sms.keywords import Keywords, Match
+from gateway.channels.submit import STATUS_FLOW, Filed, answer_status, file_report, status_text
+from gateway.conversation import first_word, get_catalogs, get_engine
+from gateway.storage.models import Channel, InboundMessage, OutboxPurpose
+
+log = logging.getLogger(__name__)
+
+ALERT_FLOW, MAIN_FLOW = "alert", "main"
+REPORT_FLOWS = (ALERT_FLOW, "complaint", "help")
+
+# TRANSLATORS: the last SMS of a report by SMS, after the reference: protects the reporter if
+# someone reads their phone.
+DELETE_HINT = N_("You can now delete these messages from your phone.")
+# TRANSLATORS: the one reply, at most once a day, to an SMS the gateway did not understand.
+# %(alert)s and %(status)s are the keywords in this language. Neutral: no topic word beyond them.
+NOTICE = N_(
+    "Message received. To report, send %(alert)s. To follow up, send %(status)s and the number. "
+    "Do not write any names."
+)
+
+
+@dataclass
+class _Reply:
+    text: str
+    lang: str
+    case_id: int | None = None
+
+
+@dataclass
+class Outcome:
+    """What reading one SMS did: the reply's outbox row, cases to route, other SMS to send."""
+
+    reply_ids: list[int] = field(default_factory=list)
+    filed: list[Filed] = field(default_factory=list)
+    to_send: list[int] = field(default_factory=list)  # reporters' SMS an acknowledgement queued
+
+
+def init_app(app: Flask) -> None:
+    """Build the keyword table of the offered languages once (after the catalogs)."""
+    app.extensions["sms_keywords"] = Keywords(get_catalogs(app), app.config["LANGUAGES"])
+
+
+def _keywords(app: Flask) -> Keywords:
+    return app.extensions["sms_keywords"]
+
+
+def _language(app: Flask, engine: Engine, pseudonym: str, match: Match | None) -> str:
+    """The sender's language: their remembered one where the keyword allows, else the keyword's."""
+    remembered = remembered_language(pseudonym)
+    if remembered not in engine.languages:
+        remembered = None
+    offered = [lang for lang in (match.languages if match else ()) if lang in engine.languages]
+    if remembered and (not offered or remembered in offered or offered[0] == "en"):
+        return remembered
+    return offered[0] if offered else engine.default_language
+
+
+class _Processor:
+    """Reads one message in the context of its sender's open conversation."""
+
+    def __init__(
+        self, app: Flask, session: Session, message: InboundMessage, number: str = ""
+    ) -> None:
+        self.app = app
+        self.session = session
+        self.message = message
+        self.pseudonym = message.pseudonym
+        self.engine = get_engine(app)
+        self.catalogs = get_catalogs(app)
+        self.conversations = SmsConversations(app)
+        self.outcome = Outcome()
+        self.case_id: int | None = None
+        self.number = number
+
+    def run(self, text: str) -> _Reply | None:
+        # A focal point's phone (staff numbers are known): OK / INFO / DONE, never a report.
+        command = focal_commands.handle(self.app, self.session, self.number, text)
+        if command is not None:
+            self.message.outcome = "focal_point"
+            self.outcome.to_send.extend(command.outbox_ids)
+            return _Reply(command.text, command.lang)
+        match = _keywords(self.app).match(text)
+        if match is not None:
+            return self._keyword(match)
+        state = self.conversations.load(self.pseudonym)
+        if state is not None:
+            return self._answer(state, text)
+        return self._triage(text, self._lang(None), reply_notice=True)
+
+    def _lang(self, match: Match | None) -> str:
+        return _language(self.app, self.engine, self.pseudonym, match)
+
+    # Keywords --------------------------------------------------------------------------------
+
+    def _keyword(self, match: Match) -> _Reply | None:
+        lang = self._lang(match)
+        if match.action == "stop":
+            erased = erase_for(self.session, self.pseudonym)
+            self.conversations.close(self.pseudonym)
+            self.message.outcome = "stop"
+            log.info("STOP: %s stored numbers or pending messages erased", erased)
+            return None  # nothing more is sent to them, not even a confirmation
+        if match.action == "status" and match.rest:
+            self.message.outcome = "status"
+            text = status_text(self.app, self.session, self.pseudonym, match.rest, lang)
+            return _Reply(text, lang)
+        if match.action == "alert" and match.rest:
+            # A one-shot report: the words are kept (encrypted) for a person to read.
+            return self._triage(match.rest, lang, reply_notice=False)
+        if match.action == "language":
+            return self._start(None, MAIN_FLOW)
+        return self._start(lang, STATUS_FLOW if match.action == "status" else ALERT_FLOW)
+
+    # Conversations ---------------------------------------------------------------------------
+
+    def _start(self, lang: str | None, flow: str) -> _Reply:
+        state, screen = self.engine.begin(lang, flow=flow, channel="sms")
+        state["conversation"] = uuid.uuid4().hex
+        self.message.outcome = f"start:{flow}"
+        return self._after(state, screen, chosen=lang)
+
+    def _answer(self, state: dict, text: str) -> _Reply:
+        chosen = state.get("lang")
+        state, screen = self.engine.advance(state, text, self._submit(state), words=True)
+        self.message.outcome = "answer"
+        return self._after(state, screen, chosen=chosen)
+
+    def _after(self, state: dict, screen: Screen, chosen: str | None) -> _Reply:
+        if state.get("lang") and state["lang"] != chosen:
+            remember_language(self.pseudonym, state["lang"])
+        lang = self.engine.language_of(state)
+        if screen.end:
+            self.conversations.close(self.pseudonym)
+            text = screen.text
+            params = state.get("params", {})
+            if params.get("health"):
+                text += "\n" + self.engine.translate(lang, HEALTH_HINT)
+            if state.get("flow") in REPORT_FLOWS and params.get("reference"):
+                text += "\n" + self.engine.translate(lang, DELETE_HINT)
+            return _Reply(text, lang, self.case_id)
+        self.conversations.save(self.pseudonym, state)
+        return _Reply(screen.text, lang)
+
+    def _submit(self, state: dict):  # noqa: ANN202 - the engine's Submit callable
+        conversation = state.get("conversation") or uuid.uuid4().hex
+
+        def submit(submission: Submission) -> dict[str, str]:
+            if submission.flow == STATUS_FLOW:
+                return answer_status(self.app, self.session, self.pseudonym, submission)
+            filed = self._file(submission, source_key(Channel.SMS, conversation))
+            return filed.answer(submission)
+
+        return submit
+
+    # Cases -------------------------------------------------------------------------------------
+
+    def _file(self, submission: Submission, key: str, *, triage: bool = False) -> Filed:
+        filed = file_report(self.app, self.session, submission, pseudonym=self.pseudonym,
+                            channel=Channel.SMS, key=key, number=self.number, triage=triage)
+        self.case_id = self.message.case_id = filed.case_id
+        if filed.created:
+            log.info("case %s created from SMS", filed.case_id)
+            self.outcome.filed.append(filed)
+        return filed
+
+    def _triage(self, text: str, lang: str, *, reply_notice: bool) -> _Reply | None:
+        """Keep an SMS no flow understood as a case a person reads; answer at most once a day."""
+        submission = Submission(
+            flow=ALERT_FLOW, language=lang, answers={"category": "other", "details": text}
+        )
+        case = self._file(
+            submission, source_key(Channel.SMS, f"inbound:{self.message.id}"), triage=True
+        )
+        self.message.outcome = "triage"
+        if not reply_notice:
+            sent = self.engine.flows[ALERT_FLOW].steps["sent"].text or ""
+            thanks = self.engine.translate(lang, sent, reference=case.reference)
+            text = thanks + "\n" + self.engine.translate(lang, DELETE_HINT)
+            return _Reply(text, lang, case.case_id)
+        if not self.conversations.first_notice_today(self.pseudonym):
+            return None
+        notice = self.catalogs.gettext(
+            lang, NOTICE,
+            alert=first_word(self.catalogs, lang, "ALERT"),
+            status=first_word(self.catalogs, lang, "STATUS"),
+        )
+        return _Reply(notice, lang, case.case_id)
+
+
+def read(app: Flask, session: Session, message: InboundMessage, text: str,
+         number: str) -> Outcome:
+    """Read one SMS, queue its reply in the outbox; the caller commits, then sends and routes."""
+    processor = _Processor(app, session, message, number)
+    reply = processor.run(text)
+    processor.outcome.reply_ids = _queue_reply(app, session, message, number, reply)
+    return processor.outcome
+
+
+def _queue_reply(
+    app: Flask, session: Session, message: InboundMessage, number: str, reply: _Reply | None
+) -> list[int]:
+    if reply is None or not reply.text or not number:
+        return []
+    row = queue_reporter_message(
+        app,
+        session,
+        number=number,
+        text=reply.text,
+        language=reply.lang,
+        purpose=OutboxPurpose.REPORTER_REPLY,
+        dedupe_key=f"reply-{message.id}",
+        case_id=reply.case_id,
+    )
+    if row is None:
+        return []
+    row.pseudonym = message.pseudonym
+    session.flush()
+    return [row.id]

@@ -1,0 +1,150 @@
+"""One USSD hop: pseudonymise, replay or advance the flow, commit any case, answer."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+from flask import Flask, current_app
+from redis.exceptions import RedisError
+from sqlalchemy.exc import SQLAlchemyError
+
+from flows import Screen, Submission
+from flows.render import fit_end
+from gateway.cases.intake import HEALTH_END, points_to_health, source_key
+from gateway.cases.references import new_reference
+from gateway.cases.spool import spool_case
+from gateway.channels.reporters import SESSION_SPAN, remember_language, remembered_language
+from gateway.channels.submit import STATUS_FLOW, answer_status, file_report, route
+from gateway.channels.ussd import get_sessions, resume
+from gateway.channels.ussd.sessions import OverLimit, UssdRecord
+from gateway.conversation import get_catalogs, get_engine
+from gateway.privacy.limits import caller_counter, caller_refused
+from gateway.privacy.pseudonyms import caller_pseudonym
+from gateway.storage.db import session_scope
+from gateway.storage.models import Channel, utcnow
+
+log = logging.getLogger(__name__)
+
+Submit = Callable[[Submission], Mapping[str, str]]
+
+
+def new_inputs(previous: str | None, text: str) -> list[str]:
+    """Return the inputs this hop adds to what the session has already answered."""
+    if not previous:
+        # A new session: text is empty, or pre-filled by a dial string like *384*1234*3#.
+        return text.split("*") if text else []
+    if text.startswith(previous + "*"):
+        return text[len(previous) + 1 :].split("*")
+    # Some networks restart `text` after a reset; the last input is the one to answer.
+    return [text.rsplit("*", 1)[-1]]
+
+
+def _submitter(
+    session_id: str, caller: str, phone: str, resumed_key: str | None = None
+) -> Submit:
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+
+    def submit(submission: Submission) -> Mapping[str, str]:
+        if submission.flow == STATUS_FLOW:
+            with session_scope(app) as session:
+                return answer_status(app, session, caller, submission)
+        # A session resuming a cut report completes that report's case.
+        key = resumed_key or source_key(Channel.USSD, session_id)
+        # Drawn before the commit, so a case spooled while the database is down keeps it.
+        reference = new_reference()
+        try:
+            with session_scope(app) as session:
+                filed = file_report(app, session, submission, pseudonym=caller,
+                                    channel=Channel.USSD, key=key, number=phone,
+                                    reference=reference)
+        except SQLAlchemyError as exc:
+            log.error("case not committed, spooled: %s", type(exc).__name__)
+            spool_case(submission, pseudonym=caller, channel=Channel.USSD, key=key,
+                       reference=reference, app=app)
+            return {"reference": reference, **points_to_health(submission)}
+        if filed.created:
+            log.info("case %s created from USSD", filed.case_id)
+        route(app, filed)  # only after the commit
+        return filed.answer(submission)
+
+    return submit
+
+
+def _advance(
+    record: UssdRecord | None, text: str, caller: str, submit: Submit
+) -> tuple[dict, Screen]:
+    engine = get_engine()
+    if record is None:
+        # A caller who chose a language before goes straight to the main menu; a session whose
+        # state was lost (inputs already given) may have chosen it itself: replay it as it was.
+        chosen_before = utcnow() - SESSION_SPAN if text else None
+        state, screen = engine.begin(remembered_language(caller, chosen_before=chosen_before))
+        previous = None
+    else:
+        state, screen = record.state, Screen(record.screen, record.end)
+        previous = record.text
+    chosen = state.get("lang")
+    for given in new_inputs(previous, text):
+        if screen.end:
+            break
+        state, screen = engine.advance(state, given, submit)
+    if state.get("lang") and state.get("lang") != chosen:
+        remember_language(caller, state["lang"])
+    return state, screen
+
+
+def _try_later(record: UssdRecord | None, caller: str) -> Screen:
+    """The END screen of a caller over their rate limit, in their language."""
+    engine = get_engine()
+    lang = engine.language_of(record.state) if record else remembered_language(caller)
+    lang = engine.language_of({"lang": lang})
+    # TRANSLATORS: the caller sent too many requests in a short time; the session ends.
+    text = get_catalogs().gettext(lang, "Too many tries in a short time. Please dial again later.")
+    return Screen(text=fit_end(text), end=True)
+
+
+def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
+    """Answer one hop; whatever fails, the caller gets a proper END screen."""
+    engine = get_engine()
+    language: str | None = None
+    try:
+        caller = caller_pseudonym(phone)
+        sessions = get_sessions()
+        with sessions.hop(session_id, caller_counter(caller, "ussd")) as hop:
+            record = hop.record
+            if record is not None:
+                language = engine.language_of(record.state)
+                if text == record.text:
+                    # The network sent the same hop again: same screen, no step forward.
+                    return Screen(record.screen, record.end)
+            answered = resume.answer(record, text, caller)
+            if answered is None:
+                extra = record.extra if record is not None else {}
+                submit = _submitter(session_id, caller, phone, extra.get(resume.RESUMED_KEY))
+                state, screen = _advance(record, text, caller, submit)
+                if screen.end and state.get("params", {}).get("health"):
+                    # Sexual violence within 72 hours: the last screen points to health care.
+                    text_end = engine.translate(engine.language_of(state), HEALTH_END,
+                                                reference=state["params"].get("reference", ""))
+                    screen = Screen(fit_end(text_end), end=True)
+            else:
+                state, screen, extra = answered
+            language = engine.language_of(state)
+            record = UssdRecord(
+                state=state, text=text, screen=screen.text, end=screen.end, extra=extra
+            )
+            try:
+                hop.save(record)
+            except RedisError as exc:
+                # The case (if any) is committed: the caller still gets their screen.
+                log.error("USSD session not saved: %s", type(exc).__name__)
+            return screen
+    except OverLimit as over:
+        caller_refused("ussd")
+        return _try_later(over.record, caller)
+    except (RedisError, TimeoutError) as exc:
+        log.error("USSD hop failed on Redis: %s", type(exc).__name__)
+    except Exception:  # noqa: BLE001 - the last line of defence: never a dead line
+        log.exception("USSD hop failed")
+    return engine.failure(language)

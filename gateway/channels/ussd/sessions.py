@@ -1,0 +1,187 @@
+"""USSD session state in Redis, keyed by the provider's session id, with an idle expiry.
+
+A hop costs two round trips: one script takes the session's lock and reads its record (and
+counts the caller's request against their rate limit), one stores the record and releases the
+lock.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from redis import Redis
+from redis.lock import Lock
+
+from gateway.privacy.limits import Limit
+
+LOCK_SECONDS = 15  # a hop never holds its session longer: the lock expires by itself
+WAIT_SECONDS = 8  # a hop waits this long for another hop of its session, then gives up
+POLL_SECONDS = 0.01
+
+# KEYS: lock, record, [counter]; ARGV: token, lock ms, [limit, window seconds].
+# Returns {1, record} with the lock taken (also when a retried call took it), {0} while
+# another hop holds it, {-1, record} over the limit.
+_TAKE = """
+if KEYS[3] then
+  redis.call('SET', KEYS[3], 0, 'EX', ARGV[4], 'NX')
+  if redis.call('INCR', KEYS[3]) > tonumber(ARGV[3]) then
+    return {-1, redis.call('GET', KEYS[2])}
+  end
+end
+if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
+    or redis.call('GET', KEYS[1]) == ARGV[1] then
+  return {1, redis.call('GET', KEYS[2])}
+end
+return {0}
+"""
+# KEYS: record, lock; ARGV: record (empty: only release), expiry seconds, token.
+_PUT = """
+if ARGV[1] ~= '' then
+  redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+if redis.call('GET', KEYS[2]) == ARGV[3] then
+  redis.call('DEL', KEYS[2])
+end
+return 1
+"""
+
+
+class SessionBusy(TimeoutError):
+    """Another hop of the session held it for too long."""
+
+
+@dataclass
+class UssdRecord:
+    """What is kept between two hops of one USSD session."""
+
+    state: dict[str, Any]
+    text: str = ""  # the provider's `text` at the last hop answered
+    screen: str = ""  # the screen shown at that hop
+    end: bool = False
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def dumps(self) -> str:
+        """Return the record as JSON (without asdict's deep copy of the state)."""
+        return json.dumps({"state": self.state, "text": self.text, "screen": self.screen,
+                           "end": self.end, "extra": self.extra})
+
+
+class Hop:
+    """One hop holding its session's lock: the record it found, and saving it back."""
+
+    def __init__(self, store: UssdSessions, session_id: str, token: str,
+                 record: UssdRecord | None) -> None:
+        self.store = store
+        self.session_id = session_id
+        self.token = token
+        self.record = record
+        self.released = False
+
+    def save(self, record: UssdRecord) -> None:
+        """Store the record (refreshing the idle expiry) and release the lock, in one trip."""
+        self.store._put(self.session_id, self.token, record.dumps())
+        self.released = True
+
+    def release(self) -> None:
+        """Release the lock without saving."""
+        if not self.released:
+            self.released = True
+            self.store._put(self.session_id, self.token, "")
+
+
+class OverLimit(Exception):
+    """The caller is over their rate limit; carries the session's record for its language."""
+
+    def __init__(self, record: UssdRecord | None) -> None:
+        super().__init__("caller over the rate limit")
+        self.record = record
+
+
+class UssdSessions:
+    """Load, save and lock USSD sessions; the raw phone number is never part of them."""
+
+    def __init__(self, redis: Redis, ttl: int) -> None:
+        self.redis = redis
+        self.ttl = ttl
+        self._take = redis.register_script(_TAKE)
+        self._put_script = redis.register_script(_PUT)
+
+    @staticmethod
+    def _key(session_id: str) -> str:
+        digest = hashlib.sha256(session_id.encode()).hexdigest()[:40]
+        return f"ussd:session:{digest}"
+
+    @staticmethod
+    def _record(raw: bytes | str | None) -> UssdRecord | None:
+        return None if raw is None else UssdRecord(**json.loads(raw))
+
+    def load(self, session_id: str) -> UssdRecord | None:
+        """Return the session's record, or None for a new (or expired) session."""
+        return self._record(self.redis.get(self._key(session_id)))
+
+    def save(self, session_id: str, record: UssdRecord) -> None:
+        """Store the record, refreshing the idle expiry."""
+        self.redis.set(self._key(session_id), record.dumps(), ex=self.ttl)
+
+    @contextmanager
+    def hop(self, session_id: str, limit: Limit | None = None) -> Iterator[Hop]:
+        """Take the session's lock and read its record in one trip; release it at the end.
+
+        Hops of one session are serialised, so a repeated hop never advances it twice. With a
+        limit, the hop is first counted against it: over it, OverLimit is raised unlocked.
+        """
+        key = self._key(session_id)
+        token = uuid.uuid4().hex
+        keys = [key + ":lock", key]
+        args: list[Any] = [token, LOCK_SECONDS * 1000]
+        if limit is not None:
+            keys.append(limit.key)
+            args += [limit.count, limit.seconds + 1]
+        deadline = time.monotonic() + WAIT_SECONDS
+        while True:
+            found = self._take(keys=keys, args=args)
+            if found[0] == -1:
+                raise OverLimit(self._record(found[1] if len(found) > 1 else None))
+            if found[0] == 1:
+                break
+            if time.monotonic() >= deadline:
+                raise SessionBusy("USSD session is busy")
+            time.sleep(POLL_SECONDS)
+            keys = keys[:2]  # counted once, however long the hop waits
+            args = args[:2]
+        hop = Hop(self, session_id, token, self._record(found[1] if len(found) > 1 else None))
+        try:
+            yield hop
+        finally:
+            try:
+                hop.release()
+            except Exception:  # noqa: BLE001 - an expired lock must not break the answer
+                pass
+
+    def _put(self, session_id: str, token: str, raw: str) -> None:
+        key = self._key(session_id)
+        self._put_script(keys=[key, key + ":lock"], args=[raw, self.ttl, token])
+
+    @contextmanager
+    def locked(self, session_id: str) -> Iterator[None]:
+        """Serialise hops of one session, so a repeated hop never advances it twice."""
+        lock = Lock(
+            self.redis, self._key(session_id) + ":lock", timeout=LOCK_SECONDS,
+            blocking_timeout=WAIT_SECONDS, sleep=POLL_SECONDS,
+        )
+        if not lock.acquire():
+            raise SessionBusy("USSD session is busy")
+        try:
+            yield
+        finally:
+            try:
+                lock.release()
+            except Exception:  # noqa: BLE001 - an expired lock must not break the answer
+                pass

@@ -1,0 +1,1 @@
+"""Getting messages out: providers behind one interface, the send rate, sending, receipts."""

@@ -1,0 +1,312 @@
+"""Sending one outbox row: one SMS, at most once, at the channel's rate, retried if it may work."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+
+import click
+from flask import Flask
+from sqlalchemy import update
+from sqlalchemy.orm import joinedload
+
+from flows.gsm import sms_segments
+from gateway.cases.escalation import next_stage
+from gateway.cases.messages import compose_for
+from gateway.conversation import get_engine
+from gateway.delivery.failures import count_send_failure, failure_reason
+from gateway.delivery.providers import SendResult, get_provider
+from gateway.delivery.throttle import get_throttle
+from gateway.errors import PermanentSendError, TransientSendError
+from gateway.storage.crypto import DecryptError, decrypt
+from gateway.storage.db import session_scope
+from gateway.storage.models import (
+    Case,
+    CaseEvent,
+    CaseEventKind,
+    Location,
+    OutboxMessage,
+    OutboxPurpose,
+    OutboxStatus,
+    utcnow,
+)
+from workers.enqueue import enqueue_send, escalate_now
+
+log = logging.getLogger(__name__)
+
+CLAIMABLE = (OutboxStatus.QUEUED, OutboxStatus.RETRYING)
+NOT_SENT_ERROR = "not sent: no provider configured"
+# Seconds a send waiting its turn stays away: at least a little (no busy loop), at most a
+# while, then it checks its place again (the sweep leaves alone a row touched within a minute).
+MIN_WAIT, MAX_WAIT = 0.2, 30.0
+# What a final outcome adds to its case's history.
+EVENTS = {
+    OutboxStatus.SENT: CaseEventKind.SMS_SENT,
+    OutboxStatus.NOT_SENT: CaseEventKind.SMS_NOT_SENT,
+    OutboxStatus.FAILED: CaseEventKind.SMS_FAILED,
+}
+
+def _scrub(text: str, phone: str) -> str:
+    """Remove the recipient's number from a provider's error text before it is kept."""
+    for form in {phone, phone.lstrip("+")}:
+        if form:
+            text = text.replace(form, "<recipient>")
+    return text[:500]
+
+
+@dataclass(frozen=True)
+class _Outgoing:
+    """One message ready to go, in plain values, so no database transaction spans the send.
+
+    A reporter's number and words live here, decrypted, for the one send: never logged.
+    """
+
+    outbox_id: int
+    case_id: int | None
+    focal_point_id: int | None
+    name: str
+    to: str
+    text: str
+    urgent: bool
+    attempts: int  # attempts made before this one
+    purpose: OutboxPurpose = OutboxPurpose.CASE_ALERT
+
+    @property
+    def to_reporter(self) -> bool:
+        return self.focal_point_id is None
+
+    @property
+    def segments(self) -> int:
+        return sms_segments(self.text)
+
+
+def _compose(app: Flask, row: OutboxMessage) -> tuple[str, str, str] | None:
+    """Return the row's (name, number, text), or None when it has nothing to send."""
+    if row.focal_point is not None:
+        if row.case is None:
+            return None  # a focal point's SMS is about a case; a row without one says nothing
+        focal_point = row.focal_point
+        lang = focal_point.language or app.config["DEFAULT_LANGUAGE"]
+        fold = lang in get_engine(app).gsm_fold_languages
+        text = compose_for(app, row.case, focal_point, row.purpose, lang, fold)
+        return focal_point.name, focal_point.phone, text
+    if row.recipient is None or row.body is None:
+        return None
+    # The words were written and folded to GSM-7 when queued (cases/outbox.py).
+    return "a reporter", decrypt(row.recipient, app), decrypt(row.body, app)
+
+
+# The row, its focal point, its case and the case's place in one query.
+_COMPOSE_LOAD = (
+    joinedload(OutboxMessage.focal_point),
+    joinedload(OutboxMessage.case).joinedload(Case.location).joinedload(Location.parent),
+)
+
+
+def _prepare(app: Flask, outbox_id: int) -> _Outgoing | None:
+    """Read the row and write its SMS, unless it is gone, final, or taken by another run."""
+    with session_scope(app) as session:
+        row = session.get(OutboxMessage, outbox_id, options=_COMPOSE_LOAD)
+        if row is None or row.status not in CLAIMABLE:
+            return None
+        try:
+            composed = _compose(app, row)
+        except DecryptError:
+            composed = None
+            error = "technical failure: no configured key opens the recipient"
+        else:
+            error = "nothing to send: no recipient or no text"
+        if composed is None:
+            if row.focal_point_id is None:
+                _erase(row, OutboxStatus.FAILED, error)
+                session.commit()
+                log.warning("outbox %s failed: %s", outbox_id, error)
+            return None
+        name, to, text = composed
+        return _Outgoing(
+            outbox_id=outbox_id,
+            case_id=row.case_id,
+            focal_point_id=row.focal_point_id,
+            name=name,
+            to=to,
+            text=text,
+            urgent=row.urgent,
+            attempts=row.attempts,
+            purpose=row.purpose,
+        )
+
+
+def _claim(app: Flask, out: _Outgoing) -> bool:
+    """Mark the row SENDING, committed, unless another run has taken it since it was read."""
+    with session_scope(app) as session:
+        # Matching the attempts read before: a run that read the row before another run's
+        # attempt cannot send it again now.
+        claimed = session.execute(
+            update(OutboxMessage)
+            .where(
+                OutboxMessage.id == out.outbox_id,
+                OutboxMessage.status.in_(CLAIMABLE),
+                OutboxMessage.attempts == out.attempts,
+            )
+            .values(status=OutboxStatus.SENDING, attempts=out.attempts + 1)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        session.commit()
+        return claimed == 1
+
+
+def _wait_turn(app: Flask, out: _Outgoing, deferral: int, slot: float | None) -> bool:
+    """Wait (a second at most) for the channel's rate to allow the SMS; False if queued later."""
+    turn = get_throttle(app).reserve(out.segments, out.urgent, slot)
+    if turn.later is None:
+        if turn.sleep > 0:
+            time.sleep(turn.sleep)
+        return True
+    with session_scope(app) as session:
+        # Touched, so the sweep does not queue it again while it waits its turn.
+        session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == out.outbox_id, OutboxMessage.status.in_(CLAIMABLE),
+                   OutboxMessage.attempts == out.attempts)
+            .values(updated_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+        session.commit()
+    enqueue_send(app, out.outbox_id, out.urgent, delay=min(max(turn.later, MIN_WAIT), MAX_WAIT),
+                 attempt=out.attempts, deferral=deferral + 1, slot=turn.slot)
+    return False
+
+
+def _erase(row: OutboxMessage, status: OutboxStatus, last_error: str | None) -> None:
+    """Make a row final; a reporter's number and words go with it."""
+    row.status = status
+    row.last_error = last_error
+    row.recipient = None
+    row.body = None
+
+
+def _finish(
+    app: Flask,
+    out: _Outgoing,
+    status: OutboxStatus,
+    *,
+    last_error: str | None = None,
+    result: SendResult | None = None,
+    provider: str | None = None,
+) -> None:
+    """Record the final outcome of a message and add it to its case's history."""
+    with session_scope(app) as session:
+        row = session.get(OutboxMessage, out.outbox_id)
+        if row is None:
+            return
+        row.status = status
+        row.last_error = last_error
+        if out.to_reporter:
+            _erase(row, status, last_error)  # the number must not outlive the message
+        row.segments = out.segments
+        if provider is not None:
+            row.provider = provider
+        if result is not None:
+            row.provider_status_code = result.status_code
+            if result.accepted:
+                row.provider_message_id = result.message_id
+                row.cost = result.cost
+                row.sent_at = utcnow()
+        detail: dict[str, object] = {"outbox_id": out.outbox_id}
+        if out.to_reporter:
+            detail["purpose"] = out.purpose
+        else:
+            detail["focal_point_id"] = out.focal_point_id
+        if status != OutboxStatus.SENT and last_error:
+            detail["reason"] = last_error
+        if out.case_id is not None:
+            session.add(CaseEvent(case_id=out.case_id, kind=EVENTS[status], detail=detail))
+        session.commit()
+        # A focal point not reached: the case's next escalation stage starts at once.
+        stage = (next_stage(session, out.case_id)
+                 if status == OutboxStatus.FAILED and out.case_id and not out.to_reporter
+                 else None)
+    if stage is not None and out.case_id is not None:
+        escalate_now(app, out.case_id, stage)
+
+
+def _retry_or_fail(app: Flask, out: _Outgoing, error: str) -> None:
+    """After a transient failure, schedule the next attempt, or fail when none is left."""
+    delays: list[float] = list(app.config["SEND_RETRY_DELAYS"])
+    attempts = out.attempts + 1
+    if attempts - 1 >= len(delays):
+        log.warning("outbox %s failed: retries exhausted after %d attempts",
+                    out.outbox_id, attempts)
+        count_send_failure(app, "retries_exhausted")
+        _finish(app, out, OutboxStatus.FAILED,
+                last_error=f"technical failure: retries exhausted: {error}")
+        return
+    delay = delays[attempts - 1]
+    with session_scope(app) as session:
+        row = session.get(OutboxMessage, out.outbox_id)
+        if row is None:
+            return
+        row.status = OutboxStatus.RETRYING
+        row.last_error = error
+        session.commit()
+    log.warning("outbox %s attempt %d failed (%s): retry in %ss",
+                out.outbox_id, attempts, error, delay)
+    # If Redis refuses, the row stays RETRYING and the sweep queues it once the delay is over.
+    enqueue_send(app, out.outbox_id, out.urgent, delay=delay, attempt=attempts)
+
+
+def send(app: Flask, outbox_id: int, deferral: int = 0, slot: float | None = None) -> None:
+    """Send one outbox row's SMS through the provider and record what happened; at most once.
+
+    The channel's rate is kept first: a send whose turn is far off is queued again
+    (`deferral`, `slot`: its place in line) instead of holding the worker.
+    """
+    out = _prepare(app, outbox_id)
+    if out is None or not _wait_turn(app, out, deferral, slot) or not _claim(app, out):
+        return
+    provider = get_provider(app)
+    try:
+        result = provider.send(out.to, out.text)
+    except TransientSendError as exc:
+        count_send_failure(app, failure_reason(str(exc)))
+        _retry_or_fail(app, out, _scrub(str(exc), out.to))
+        return
+    except PermanentSendError as exc:
+        count_send_failure(app, "provider_rejected")
+        log.warning("outbox %s refused by the provider", outbox_id)
+        _finish(app, out, OutboxStatus.FAILED,
+                last_error=_scrub(str(exc), out.to), provider=provider.name)
+        return
+    except Exception as exc:  # noqa: BLE001 - the job's boundary: delivery is unknown
+        # Whether the provider took it is unknown: never send it again.
+        count_send_failure(app, "unexpected")
+        log.error("outbox %s: unexpected %s while sending", outbox_id, type(exc).__name__)
+        _finish(app, out, OutboxStatus.FAILED, provider=provider.name,
+                last_error=f"technical failure: {type(exc).__name__}: delivery unknown")
+        return
+    _record(app, out, result, provider.name)
+
+
+def _record(app: Flask, out: _Outgoing, result: SendResult, provider: str) -> None:
+    """Record the provider's answer for the one recipient."""
+    if result.accepted:
+        log.info("outbox %s sent (status %s, %d segments)",
+                 out.outbox_id, result.status_code, out.segments)
+        _finish(app, out, OutboxStatus.SENT, result=result, provider=provider)
+    elif result.not_sent:
+        _finish(app, out, OutboxStatus.NOT_SENT, last_error=NOT_SENT_ERROR,
+                provider=provider)
+        # A newcomer running `gateway serve` sees here what would have gone out (no number;
+        # nothing of a reporter's message).
+        if out.to_reporter:
+            click.echo(f"SMS not sent (no provider configured) to a reporter ({out.purpose})")
+        else:
+            click.echo(f"SMS not sent (no provider configured) to {out.name}: {out.text}")
+    else:
+        reason = _scrub(result.status or f"status {result.status_code}", out.to)
+        count_send_failure(app, f"provider_status_{result.status_code}")
+        log.warning("outbox %s refused by the provider: %s %s",
+                    out.outbox_id, result.status_code, reason)
+        _finish(app, out, OutboxStatus.FAILED, last_error=reason, result=result,
+                provider=provider)

@@ -1,0 +1,1 @@
+"""Protecting reporters: pseudonyms at the door, rate limits, retention of what may not stay."""

@@ -1,0 +1,104 @@
+"""Rate limits shared by every web process through Redis: one flooder slows down, nobody else.
+
+Each limit is a counter per key and time window (created with its expiry, then INCR), so a check
+costs one round trip and one caller's flood never touches another caller's counter. Keys hold a
+digest of the pseudonym or address, never the number itself. When Redis fails the limit lets the
+request through: a caller must never lose their line because a counter could not be read.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from redis.exceptions import RedisError
+
+from gateway.storage.redis import get_redis
+
+log = logging.getLogger(__name__)
+
+PREFIX = "gateway:limit"
+REFUSED_KEY = "gateway:refused"  # a hash: refusal reason -> count, for monitoring
+
+
+@dataclass(frozen=True)
+class Limit:
+    """One counter of a limit in its current window: its key, its limit and window seconds."""
+
+    key: str
+    count: int
+    seconds: int
+
+
+def _digest(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()[:32]
+
+
+def counter(name: str, who: str, limit: tuple[int, int]) -> Limit | None:
+    """Return the counter of `who` under a limit (COUNT, SECONDS) now; None when unlimited."""
+    count, seconds = limit
+    if count <= 0:
+        return None
+    window = int(time.time() // seconds)
+    return Limit(f"{PREFIX}:{name}:{_digest(who)}:{window}", count, seconds)
+
+
+def hit(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -> bool:
+    """Count one request of `who` under a limit (COUNT, SECONDS); False once it is over."""
+    found = counter(name, who, limit)
+    if found is None:
+        return True
+    key, count, seconds = found.key, found.count, found.seconds
+    try:
+        pipe = get_redis(app).pipeline(transaction=False)
+        pipe.set(key, 0, ex=seconds + 1, nx=True)
+        pipe.incr(key)
+        used = pipe.execute()[1]
+    except RedisError as exc:
+        log.warning("rate limit %s not checked: %s", name, type(exc).__name__)
+        return True
+    return int(used) <= count
+
+
+def limit_caller(pseudonym: str, kind: str, app: Flask | None = None) -> bool:
+    """Count one request of a caller (by pseudonym) of a kind ("ussd", "sms"); False if over."""
+    app = app or current_app
+    allowed = hit(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"], app)
+    if not allowed:
+        caller_refused(kind, app)
+    return allowed
+
+
+def caller_counter(pseudonym: str, kind: str, app: Flask | None = None) -> Limit | None:
+    """Return the counter limit_caller would count, for a caller counted in another trip."""
+    app = app or current_app
+    return counter(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"])
+
+
+def caller_refused(kind: str, app: Flask | None = None) -> None:
+    """Count and log a caller refused for going over their rate limit."""
+    count_refusal(f"caller_{kind}", app)
+    log.warning("caller over the %s rate limit: slowed down", kind)
+
+
+def limit_address(address: str, app: Flask | None = None) -> bool:
+    """Count one webhook request from a source address; False once it is over its limit."""
+    app = app or current_app
+    return hit("address", address, app.config["RATE_PER_ADDRESS"], app)
+
+
+def count_refusal(reason: str, app: Flask | None = None) -> None:
+    """Add one to the count of requests refused for a reason."""
+    try:
+        get_redis(app).hincrby(REFUSED_KEY, reason, 1)
+    except RedisError as exc:
+        log.warning("refusal not counted: %s", type(exc).__name__)
+
+
+def refusal_counts(app: Flask | None = None) -> dict[str, int]:
+    """Return how many requests were refused, by reason."""
+    raw = get_redis(app).hgetall(REFUSED_KEY)
+    return {key.decode(): int(value) for key, value in raw.items()}

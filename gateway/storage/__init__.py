@@ -1,0 +1,1 @@
+"""Where things are kept: database, models, migrations, Redis, encryption at rest."""

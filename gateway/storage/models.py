@@ -1,0 +1,389 @@
+"""The tables: places, focal points, reporters (pseudonyms only), cases, events, outbox."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from gateway.storage.db import Base
+
+# Marks a column holding ciphertexts of storage.crypto.encrypt: `gateway keys rotate`
+# re-encrypts every column so marked.
+ENCRYPTED = {"encrypted": True}
+
+
+def utcnow() -> datetime:
+    """Return the current time, timezone-aware in UTC."""
+    return datetime.now(UTC)
+
+
+def aware(moment: datetime) -> datetime:
+    """Return moment with its time zone: SQLite gives stored UTC times back without one."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    """Store an enum by its value, as a checked string (portable across databases)."""
+    return Enum(
+        cls,
+        name=name,
+        native_enum=False,
+        create_constraint=True,
+        length=32,
+        values_callable=lambda members: [m.value for m in members],
+        validate_strings=True,
+    )
+
+
+class Gender(enum.StrEnum):
+    FEMALE = "F"
+    MALE = "M"
+
+
+class Role(enum.StrEnum):
+    CHILD_PROTECTION = "child_protection"
+    CONDUCT = "conduct"
+    ASSISTANCE = "assistance"
+    SERVICES = "services"
+    COORDINATOR = "coordinator"
+    TRIAGE = "triage"
+
+
+class Level(enum.StrEnum):
+    PRIMARY = "primary"
+    BACKUP = "backup"
+
+
+class CaseKind(enum.StrEnum):
+    ALERT = "alert"
+    COMPLAINT = "complaint"  # about the conduct of peacekeepers or aid workers
+    HELP_REQUEST = "help_request"  # a child who left an armed group asks for help
+
+
+class Channel(enum.StrEnum):
+    USSD = "ussd"
+    SMS = "sms"
+
+
+class CaseStatus(enum.StrEnum):
+    NEW = "new"  # committed, not yet routed
+    ROUTED = "routed"  # outbox rows created for its recipients
+    UNASSIGNED = "unassigned"  # routed, but nobody covers its place and category
+
+
+class CaseEventKind(enum.StrEnum):
+    """What happened to a case: every step is an event in its history."""
+
+    CREATED = "created"
+    PARTIAL = "partial"  # saved from a USSD session cut off midway
+    COMPLETED = "completed"  # a partial case completed by the resumed session
+    SPOOLED = "spooled"  # committed from the disk spool after the database came back
+    ROUTED = "routed"
+    FLAGGED_FLOOD = "flagged_flood"
+    NO_WOMAN_AVAILABLE = "no_woman_available"
+    NO_RECIPIENT = "no_recipient"
+    SMS_SENT = "sms_sent"
+    SMS_NOT_SENT = "sms_not_sent"
+    SMS_FAILED = "sms_failed"
+    SMS_INTERRUPTED = "sms_interrupted"
+    ESCALATED = "escalated"
+    ESCALATION_SKIPPED = "escalation_skipped"
+    ACKNOWLEDGED = "acknowledged"
+    CLOSED = "closed"
+    UNAUTHORISED_COMMAND = "unauthorised_command"
+
+
+class OutboxPurpose(enum.StrEnum):
+    """Why a message is sent: the words it carries depend on it."""
+
+    CASE_ALERT = "case_alert"  # a case, to the focal points it is routed to
+    FLOOD_SUMMARY = "flood_summary"  # the hour's summary when one sender floods
+    ESCALATION_1 = "escalation_1"  # nobody acknowledged: to the backups
+    ESCALATION_2 = "escalation_2"  # still nobody: to the coordinator (complaints: level up)
+    REPORTER_REPLY = "reporter_reply"  # the answer to a reporter's SMS
+    REPORTER_ACK = "reporter_ack"  # the one neutral SMS a reporter asked for
+
+    @classmethod
+    def escalation(cls, stage: int) -> OutboxPurpose:
+        """Return the purpose of an escalation stage's messages."""
+        return cls(f"escalation_{stage}")
+
+    @property
+    def is_escalation(self) -> bool:
+        """Tell whether the message escalates a case nobody acknowledged."""
+        return self in (OutboxPurpose.ESCALATION_1, OutboxPurpose.ESCALATION_2)
+
+
+class InboundStatus(enum.StrEnum):
+    RECEIVED = "received"  # saved, waiting for its job
+    PROCESSED = "processed"
+    FAILED = "failed"
+
+
+class OutboxStatus(enum.StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    RETRYING = "retrying"
+    SENT = "sent"  # accepted by the provider; delivery_status says what happened next
+    FAILED = "failed"
+    NOT_SENT = "not_sent"  # no provider configured
+
+
+# The violation codes of Primero's MRM module, plus "other".
+CATEGORIES = (
+    "recruitment",
+    "killing",
+    "maiming",
+    "sexual_violence",
+    "abduction",
+    "attack_on_schools",
+    "attack_on_hospitals",
+    "denial_humanitarian_access",
+    "deprivation_liberty",
+    "other",
+)
+
+
+class Location(Base):
+    __tablename__ = "locations"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    pcode: Mapped[str] = mapped_column(String(32), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    parent_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="RESTRICT"), index=True
+    )
+    depth: Mapped[int] = mapped_column(Integer, default=0)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    parent: Mapped[Location | None] = relationship(remote_side=[id])
+
+
+class FocalPoint(Base):
+    __tablename__ = "focal_points"
+    __table_args__ = (UniqueConstraint("phone", "role", name="uq_focal_points_phone_role"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    # A focal point's work phone: staff, not callers, so it is kept to send them alerts.
+    phone: Mapped[str] = mapped_column(String(20))
+    organisation: Mapped[str] = mapped_column(String(200), default="")
+    gender: Mapped[Gender | None] = mapped_column(_enum(Gender, "gender"))
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)  # ["*"] for all
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    level: Mapped[Level] = mapped_column(_enum(Level, "level"))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    locations: Mapped[list[Location]] = relationship(secondary="focal_point_locations")
+
+    def covers_category(self, category: str) -> bool:
+        """Tell whether this focal point receives cases of the category."""
+        return "*" in self.categories or category in self.categories
+
+    @property
+    def language(self) -> str | None:
+        """Return the language their SMS are written in."""
+        return self.languages[0] if self.languages else None
+
+
+class FocalPointLocation(Base):
+    __tablename__ = "focal_point_locations"
+
+    focal_point_id: Mapped[int] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class Reporter(Base):
+    __tablename__ = "reporters"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # HMAC of the phone number with the server secret: never the number itself.
+    pseudonym: Mapped[str] = mapped_column(String(64), unique=True)
+    language: Mapped[str | None] = mapped_column(String(16))
+    language_chosen_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The place of their last report: where "no keyword" SMS of theirs are sent for triage.
+    last_location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="SET NULL")
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Case(Base):
+    __tablename__ = "cases"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(12), unique=True)
+    # A digest of the channel's session id: the same USSD session can never make two cases.
+    source_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    kind: Mapped[CaseKind] = mapped_column(_enum(CaseKind, "case_kind"))
+    channel: Mapped[Channel] = mapped_column(_enum(Channel, "channel"))
+    status: Mapped[CaseStatus] = mapped_column(
+        _enum(CaseStatus, "case_status"), default=CaseStatus.NEW, index=True
+    )
+    category: Mapped[str] = mapped_column(String(40))
+    location_id: Mapped[int | None] = mapped_column(
+        ForeignKey("locations.id", ondelete="RESTRICT"), index=True
+    )
+    children: Mapped[str] = mapped_column(String(16), default="unknown")
+    sex: Mapped[str] = mapped_column(String(16), default="unknown")
+    # A child in danger right now: True, False, or None when the reporter did not know.
+    urgent: Mapped[bool | None] = mapped_column(Boolean)
+    language: Mapped[str] = mapped_column(String(16))
+    reporter_id: Mapped[int | None] = mapped_column(
+        ForeignKey("reporters.id", ondelete="SET NULL"), index=True
+    )
+    # An SMS that matched no flow, or a one-shot "ALERT <text>": a person reads it and decides.
+    needs_triage: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Saved from a USSD session cut off after the category and place were given.
+    partial: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Free text written by the reporter (SMS), encrypted (storage.crypto); never in clear.
+    details: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
+    # The reporter asked for one SMS when the case is followed up (number in Callback).
+    callback_requested: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Answers of complaints and help requests: codes chosen from menus only, never free text.
+    answers: Mapped[dict[str, str] | None] = mapped_column(JSON)
+    # The last escalation stage that ran (cases/escalation.py); claimed atomically, so once.
+    escalation_stage: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    location: Mapped[Location | None] = relationship()
+    events: Mapped[list[CaseEvent]] = relationship(
+        back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
+    )
+
+    @property
+    def is_urgent(self) -> bool:
+        """Tell whether a child is said to be in danger right now."""
+        return self.urgent is True
+
+    @property
+    def follow_up(self) -> str:
+        """Return the only state a reporter may learn: received, followed_up or closed."""
+        if self.closed_at is not None:
+            return "closed"
+        return "followed_up" if self.acknowledged_at is not None else "received"
+
+
+class CaseEvent(Base):
+    __tablename__ = "case_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[CaseEventKind] = mapped_column(_enum(CaseEventKind, "case_event_kind"))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    case: Mapped[Case] = relationship(back_populates="events")
+
+
+class OutboxMessage(Base):
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint(
+            "case_id", "focal_point_id", "purpose", name="uq_outbox_messages_case_recipient"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    # The recipient: a focal point, or a reporter whose number is kept encrypted in `recipient`
+    # only until the message is final, then erased.
+    focal_point_id: Mapped[int | None] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="CASCADE"), index=True
+    )
+    recipient: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
+    # The reporter's pseudonym, so that STOP finds and erases what is pending for them.
+    pseudonym: Mapped[str | None] = mapped_column(String(64), index=True)
+    # A reporter's message is written when queued (neutral words), kept encrypted until final.
+    body: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
+    # Makes a reporter's message unique (no focal point to key it): at most one per key.
+    dedupe_key: Mapped[str | None] = mapped_column(String(64), unique=True)
+    purpose: Mapped[OutboxPurpose] = mapped_column(
+        _enum(OutboxPurpose, "outbox_purpose"), default=OutboxPurpose.CASE_ALERT
+    )
+    urgent: Mapped[bool] = mapped_column(Boolean, default=False)
+    status: Mapped[OutboxStatus] = mapped_column(
+        _enum(OutboxStatus, "outbox_status"), default=OutboxStatus.QUEUED, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(100), unique=True)
+    provider_status_code: Mapped[int | None] = mapped_column(Integer)
+    delivery_status: Mapped[str | None] = mapped_column(String(32))
+    failure_reason: Mapped[str | None] = mapped_column(String(100))
+    segments: Mapped[int | None] = mapped_column(Integer)
+    cost: Mapped[str | None] = mapped_column(String(32))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped[Case | None] = relationship()
+    focal_point: Mapped[FocalPoint | None] = relationship()
+
+
+class InboundMessage(Base):
+    """An SMS received, saved before the provider gets its answer; processed by a job."""
+
+    __tablename__ = "inbound_messages"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # A digest of the provider's message id: a repeated callback finds the same row.
+    provider_key: Mapped[str] = mapped_column(String(64), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    # The text and the number to answer, encrypted; both erased once no longer needed.
+    body: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
+    reply_to: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
+    network_code: Mapped[str | None] = mapped_column(String(16))
+    status: Mapped[InboundStatus] = mapped_column(
+        _enum(InboundStatus, "inbound_status"), default=InboundStatus.RECEIVED, index=True
+    )
+    outcome: Mapped[str | None] = mapped_column(String(32))
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Callback(Base):
+    """A reporter's request for one SMS when their case is followed up: number kept encrypted."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)  # None once erased
+    language: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,13 @@
+"""The web process's doors: webhooks per provider behind one guard, health and metrics."""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from gateway.web import africastalking, health
+
+
+def init_app(app: Flask) -> None:
+    """Register the webhooks, /healthz and /metrics."""
+    app.register_blueprint(africastalking.bp)
+    health.init_app(app)

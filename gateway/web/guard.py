@@ -1,0 +1,127 @@
+"""The door of every webhook: address allow-list, secret token, body size, rate per address.
+
+`protect(bp)` puts the guard in front of every route of a blueprint, so a webhook added to it
+later is guarded without a line of its own. A refused request is counted
+(privacy.limits.refusal_counts) and logged by reason, path and source address: never its body,
+never its query string (the token travels there).
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import logging
+from collections.abc import Iterable
+
+from flask import Blueprint, Flask, Response, current_app, request
+
+from gateway.privacy.limits import count_refusal, limit_address
+
+log = logging.getLogger(__name__)
+
+Address = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def check_token() -> Response | None:
+    """Refuse the request unless it carries the configured webhook token."""
+    expected = current_app.config.get("WEBHOOK_TOKEN")
+    if not expected:
+        return None
+    given = request.args.get("token", "")
+    if hmac.compare_digest(given.encode(), expected.encode()):
+        return None
+    return Response("Forbidden\n", status=403, content_type="text/plain")
+
+
+def _parse(value: str | None) -> Address | None:
+    try:
+        address = ipaddress.ip_address((value or "").strip())
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped:
+        return address.ipv4_mapped
+    return address
+
+
+def _within(address: Address, networks: Iterable[Network]) -> bool:
+    return any(address in network for network in networks)
+
+
+def client_address(
+    remote: str | None, forwarded_for: str, trusted: list[Network]
+) -> Address | None:
+    """Return the real client address: X-Forwarded-For is believed only from trusted proxies.
+
+    Walking the header from the right, each hop added by a trusted proxy is skipped; the first
+    address not a trusted proxy is the client. None when an address cannot be read.
+    """
+    address = _parse(remote)
+    if address is None or not _within(address, trusted):
+        return address
+    hops = [hop for hop in forwarded_for.split(",") if hop.strip()]
+    for hop in reversed(hops):
+        address = _parse(hop)
+        if address is None or not _within(address, trusted):
+            return address
+    return address
+
+
+def _networks(app: Flask, name: str) -> list[Network]:
+    cache = app.extensions.setdefault("webhook_guard", {})
+    if name not in cache:
+        cache[name] = [ipaddress.ip_network(v, strict=False) for v in app.config.get(name, [])]
+    return cache[name]
+
+
+def refuse(reason: str, status: int, address: Address | None) -> Response:
+    """Count and log a refused request (without its body) and answer it."""
+    count_refusal(reason)
+    log.warning("webhook refused (%s, %d): %s from %s", reason, status, request.path,
+                address or "unknown address")
+    return Response(f"{_TEXTS[status]}\n", status=status, content_type="text/plain")
+
+
+_TEXTS = {
+    400: "Bad request", 403: "Forbidden", 413: "Request too large", 429: "Too many requests",
+}
+
+
+def guard() -> Response | None:
+    """Refuse a webhook request from outside the allow-list, without the token, too big or too
+    frequent; let every other through."""
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    address = client_address(
+        request.remote_addr,
+        request.headers.get("X-Forwarded-For", ""),
+        _networks(app, "TRUSTED_PROXIES"),
+    )
+    allowed = _networks(app, "ALLOWED_IPS")
+    if allowed and (address is None or not _within(address, allowed)):
+        return refuse("address", 403, address)
+    if check_token() is not None:
+        return refuse("token", 403, address)
+    limit = int(app.config.get("MAX_BODY_BYTES") or 0)
+    if limit:
+        if request.content_length is not None and request.content_length > limit:
+            return refuse("too_large", 413, address)
+        request.max_content_length = limit + 1
+        request.max_form_memory_size = limit
+        # A chunked body has no length up front, and Werkzeug cuts it at the maximum without
+        # a word: read it (at most one byte past the limit) and refuse it whole.
+        if request.content_length is None and len(request.get_data(cache=True)) > limit:
+            return refuse("too_large", 413, address)
+    # No provider callback carries a NUL character; PostgreSQL text cannot hold one either.
+    if any("\x00" in key + value for values in (request.args, request.form)
+           for key, value in values.items(multi=True)):
+        return refuse("nul_byte", 400, address)
+    # The provider's own addresses carry every caller's hops: limiting them would slow every
+    # caller at once during a surge. Callers are limited one by one (by pseudonym) instead.
+    if not allowed and not limit_address(str(address or "unknown"), app):
+        return refuse("address_rate", 429, address)
+    return None
+
+
+def protect(bp: Blueprint) -> None:
+    """Guard every route of a webhook blueprint, present and future."""
+    bp.before_request(guard)
