@@ -372,7 +372,8 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         # which fails the run.
         config.workeroutput["left_behind"] = left  # type: ignore[attr-defined]
         return
-    left += config.stash.get(_LEFT_BY_WORKERS, [])
+    by_workers: list[str] = config.stash.get(_LEFT_BY_WORKERS, [])
+    left = [*left, *by_workers]
     if not left:
         return
     report = "\n".join(["Processes started by the tests were still running (now killed):",

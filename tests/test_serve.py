@@ -99,7 +99,8 @@ def _embedded_redis_pid(data_dir: Path) -> int:
 def _alive(pid: int, created: float) -> bool:
     try:
         process = psutil.Process(pid)
-        return process.create_time() == created and process.status() != psutil.STATUS_ZOMBIE
+        return bool(process.create_time() == created
+                    and process.status() != psutil.STATUS_ZOMBIE)
     except psutil.NoSuchProcess:
         return False
 
@@ -135,7 +136,7 @@ def _wait_for_scheduler(serve: subprocess.Popen[bytes], log: Path) -> list[psuti
     """Wait until the worker and the scheduler it forks run: serve's whole tree is up."""
     deadline = time.monotonic() + 30
     while True:
-        children = psutil.Process(serve.pid).children(recursive=True)
+        children: list[psutil.Process] = psutil.Process(serve.pid).children(recursive=True)
         if len(children) >= 2 and "Scheduler for" in log.read_text():
             return children
         assert serve.poll() is None, log.read_text()

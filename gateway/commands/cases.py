@@ -6,7 +6,7 @@ Complaints about personnel travel on a restricted path: they are listed and show
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 
 import click
 from sqlalchemy import select
@@ -15,13 +15,9 @@ from sqlalchemy.orm import Session
 from gateway import create_app
 from gateway.storage.db import get_engine, session_scope
 from gateway.storage.migrate import upgrade
-from gateway.storage.models import Case, CaseEvent, CaseKind, Role
+from gateway.storage.models import Case, CaseEvent, CaseKind, Role, aware
 
 ROLES = [role.value for role in Role]
-
-
-def _aware(moment: datetime) -> datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _visible(case: Case, role: str | None) -> bool:
@@ -31,7 +27,7 @@ def _visible(case: Case, role: str | None) -> bool:
 def _minutes(case: Case, moment: datetime | None) -> str:
     if moment is None:
         return "-"
-    return f"{(_aware(moment) - _aware(case.created_at)).total_seconds() / 60:.1f} min"
+    return f"{(aware(moment) - aware(case.created_at)).total_seconds() / 60:.1f} min"
 
 
 def _state(case: Case) -> str:
@@ -55,7 +51,7 @@ def history(session: Session, case: Case) -> list[str]:
     )
     for event in events:
         detail = ", ".join(f"{k}={v}" for k, v in sorted(event.detail.items()))
-        lines.append(f"{_aware(event.created_at).isoformat(timespec='seconds')} "
+        lines.append(f"{aware(event.created_at).isoformat(timespec='seconds')} "
                      f"(+{_minutes(case, event.created_at)}) {event.kind} {detail}".rstrip())
     return lines
 
@@ -79,7 +75,7 @@ def list_command(role: str | None, limit: int) -> None:
                 query = query.where(Case.kind != CaseKind.COMPLAINT)
             for case in session.scalars(query):
                 click.echo(f"{case.reference}  {case.kind:<12} {case.category:<26} "
-                           f"{_state(case):<12} {_aware(case.created_at):%Y-%m-%d %H:%M}")
+                           f"{_state(case):<12} {aware(case.created_at):%Y-%m-%d %H:%M}")
     finally:
         get_engine(app).dispose()
 

@@ -63,17 +63,8 @@ def hit(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -
     return int(used) <= count
 
 
-def limit_caller(pseudonym: str, kind: str, app: Flask | None = None) -> bool:
-    """Count one request of a caller (by pseudonym) of a kind ("ussd", "sms"); False if over."""
-    app = app or current_app
-    allowed = hit(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"], app)
-    if not allowed:
-        caller_refused(kind, app)
-    return allowed
-
-
 def caller_counter(pseudonym: str, kind: str, app: Flask | None = None) -> Limit | None:
-    """Return the counter limit_caller would count, for a caller counted in another trip."""
+    """Return a caller's rate counter, counted with the hop's session lock in one trip."""
     app = app or current_app
     return counter(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"])
 

@@ -25,6 +25,22 @@ def upgrade(app: Flask, revision: str = "head") -> None:
     """Bring the app's database schema up to the revision."""
     engine = get_engine(app)
     config = alembic_config(str(engine.url.render_as_string(hide_password=False)))
-    with engine.begin() as connection:
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    with engine.connect() as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite changes a table by copying it and dropping the old one: with foreign keys
+            # enforced, that drop would delete every row pointing to it (ON DELETE CASCADE).
+            connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
+            connection.commit()
+        try:
+            with connection.begin():
+                config.attributes["connection"] = connection
+                command.upgrade(config, revision)
+                if sqlite:
+                    broken = connection.exec_driver_sql("PRAGMA foreign_key_check").all()
+                    if broken:
+                        raise RuntimeError(f"migration left {len(broken)} dangling references")
+        finally:
+            if sqlite:
+                connection.exec_driver_sql("PRAGMA foreign_keys=ON")
+                connection.commit()

@@ -91,26 +91,26 @@ def test_keys_rotate_re_encrypts_registered_columns(
     url = f"sqlite:///{tmp_path / 'rotate.db'}"
     old_app = make_app(DATABASE_URL=url, ENCRYPTION_KEYS=[OLD_KEY])
     with get_engine(old_app).begin() as conn:
-        conn.execute(text("CREATE TABLE callback_numbers (id INTEGER PRIMARY KEY, number TEXT)"))
+        conn.execute(text("CREATE TABLE extra_numbers (id INTEGER PRIMARY KEY, number TEXT)"))
         for number in ("+243970001234", "+243970005678"):
-            conn.execute(text("INSERT INTO callback_numbers (number) VALUES (:n)"),
+            conn.execute(text("INSERT INTO extra_numbers (number) VALUES (:n)"),
                          {"n": crypto.encrypt(number, old_app)})
-        conn.execute(text("INSERT INTO callback_numbers (number) VALUES (NULL)"))
+        conn.execute(text("INSERT INTO extra_numbers (number) VALUES (NULL)"))
     monkeypatch.setattr(crypto, "encrypted_columns", lambda: [
-        crypto.EncryptedColumn("callback_numbers", "number"),
+        crypto.EncryptedColumn("extra_numbers", "number"),
         crypto.EncryptedColumn("not_there_yet", "number"),
     ])
     env = {"DATABASE_URL": url, "GATEWAY_SECRET_KEY": TEST_SECRET,
            "GATEWAY_ENCRYPTION_KEYS": f"{NEW_KEY},{OLD_KEY}", "GATEWAY_DATA_DIR": str(tmp_path),
            "REDIS_URL": _redis_url(old_app)}
     dry = CliRunner().invoke(cli, ["keys", "rotate", "--dry-run"], env=env)
-    assert dry.exit_code == 0 and "callback_numbers.number: would re-encrypt 2" in dry.output
+    assert dry.exit_code == 0 and "extra_numbers.number: would re-encrypt 2" in dry.output
     done = CliRunner().invoke(cli, ["keys", "rotate"], env=env)
     assert done.exit_code == 0, done.output
-    assert "callback_numbers.number: re-encrypted 2" in done.output
+    assert "extra_numbers.number: re-encrypted 2" in done.output
     new_only = make_app(DATABASE_URL=url, ENCRYPTION_KEYS=[NEW_KEY])
     with get_engine(new_only).connect() as conn:
-        tokens = conn.execute(text("SELECT number FROM callback_numbers WHERE number IS NOT NULL"
+        tokens = conn.execute(text("SELECT number FROM extra_numbers WHERE number IS NOT NULL"
                                    " ORDER BY id")).scalars().all()
     assert [crypto.decrypt(t, new_only) for t in tokens] == ["+243970001234", "+243970005678"]
 

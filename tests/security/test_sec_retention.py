@@ -95,7 +95,7 @@ def test_a_rule_for_closed_cases_and_a_registered_delete_rule(
     upgrade(app)
     monkeypatch.setattr(retention, "RULES", list(retention.RULES))
     retention.register_rule(retention.PurgeRule(
-        name="callback numbers past their limit", table="callback_numbers", delete=True,
+        name="callback numbers past their limit", table="extra_numbers", delete=True,
         requires=("expires_at",), where="expires_at < :now",
     ))
     now = utcnow()
@@ -108,9 +108,9 @@ def test_a_rule_for_closed_cases_and_a_registered_delete_rule(
                 " urgent, language, created_at, details, closed_at) VALUES (:r, 'alert',"
                 " 'ussd', 'routed', 'other', 'unknown', 'unknown', 'no', 'en', :c, 'words', :x)"
             ).bindparams(), {"r": ref, "c": now, "x": closed})
-        conn.execute(text("CREATE TABLE callback_numbers (id INTEGER PRIMARY KEY,"
+        conn.execute(text("CREATE TABLE extra_numbers (id INTEGER PRIMARY KEY,"
                           " number TEXT, expires_at DATETIME)"))
-        conn.execute(text("INSERT INTO callback_numbers (number, expires_at) VALUES"
+        conn.execute(text("INSERT INTO extra_numbers (number, expires_at) VALUES"
                           " ('x', :old), ('y', :new)"),
                      {"old": now - timedelta(days=1), "new": now + timedelta(days=1)})
     counts = retention.purge(app)
@@ -119,4 +119,4 @@ def test_a_rule_for_closed_cases_and_a_registered_delete_rule(
     with get_engine(app).connect() as conn:
         texts = conn.execute(text("SELECT details FROM cases ORDER BY reference")).scalars()
         assert list(texts) == [None, "words", "words"]
-        assert conn.execute(text("SELECT number FROM callback_numbers")).scalars().all() == ["y"]
+        assert conn.execute(text("SELECT number FROM extra_numbers")).scalars().all() == ["y"]

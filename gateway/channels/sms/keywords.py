@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from flows.engine import fold_words
 from flows.i18n import N_, Catalogs
+from gateway.conversation import keyword_words
 
 KEYWORDS = {
     # TRANSLATORS: SMS keywords. Each is one or more words a person may send, separated by
@@ -43,7 +44,7 @@ class Keywords:
         table: dict[str, tuple[str, list[str]]] = {}
         for lang in ["en", *languages]:
             for action, msgid in KEYWORDS.items():
-                for word in catalogs.gettext(lang, msgid).replace("|", ",").split(","):
+                for word in keyword_words(catalogs, lang, msgid):
                     folded = fold_words(word)
                     if not folded or " " in folded:
                         continue

@@ -38,22 +38,24 @@ def _within(column: str, values: Sequence[str]) -> sa.TextClause:
 
 def upgrade() -> None:
     dialect = op.get_bind().dialect.name
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.alter_column('urgent', existing_type=sa.String(length=16), nullable=True)
     op.execute(sa.text(
         "UPDATE cases SET urgent = NULL WHERE urgent IS NOT NULL AND urgent NOT IN ('yes', 'no')"
     ))
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        if dialect == 'postgresql':
+    if dialect == 'postgresql':
+        op.alter_column('cases', 'urgent', existing_type=sa.String(length=16),
+                        type_=sa.Boolean(), existing_nullable=True,
+                        postgresql_using="urgent::boolean")
+    else:
+        # SQLite copies the table: '1' and '0' become the booleans it stores.
+        op.execute(sa.text(
+            "UPDATE cases SET urgent = CASE urgent WHEN 'yes' THEN '1' ELSE '0' END "
+            "WHERE urgent IS NOT NULL"
+        ))
+        with op.batch_alter_table('cases', schema=None) as batch_op:
             batch_op.alter_column('urgent', existing_type=sa.String(length=16),
-                                  type_=sa.Boolean(), nullable=True,
-                                  postgresql_using="urgent::boolean")
-        else:
-            # SQLite copies the table: '1' and '0' become the booleans it stores.
-            op.execute(sa.text(
-                "UPDATE cases SET urgent = CASE urgent WHEN 'yes' THEN '1' ELSE '0' END "
-                "WHERE urgent IS NOT NULL"
-            ))
-            batch_op.alter_column('urgent', existing_type=sa.String(length=16),
-                                  type_=sa.Boolean(), nullable=True)
+                                  type_=sa.Boolean(), existing_nullable=True)
     with op.batch_alter_table('case_events', schema=None) as batch_op:
         batch_op.alter_column('kind', existing_type=sa.String(length=40),
                               type_=sa.String(length=32), existing_nullable=False)
@@ -81,17 +83,19 @@ def downgrade() -> None:
         batch_op.drop_constraint(op.f('ck_case_events_case_event_kind'), type_='check')
         batch_op.alter_column('kind', existing_type=sa.String(length=32),
                               type_=sa.String(length=40), existing_nullable=False)
-    words = "CASE WHEN urgent THEN 'yes' WHEN NOT urgent THEN 'no' ELSE 'unknown' END"
-    with op.batch_alter_table('cases', schema=None) as batch_op:
-        if dialect == 'postgresql':
+    if dialect == 'postgresql':
+        words = "CASE WHEN urgent THEN 'yes' WHEN NOT urgent THEN 'no' ELSE 'unknown' END"
+        op.alter_column('cases', 'urgent', existing_type=sa.Boolean(),
+                        type_=sa.String(length=16), existing_nullable=True,
+                        postgresql_using=words)
+    else:
+        with op.batch_alter_table('cases', schema=None) as batch_op:
             batch_op.alter_column('urgent', existing_type=sa.Boolean(),
-                                  type_=sa.String(length=16), nullable=False,
-                                  postgresql_using=words)
-        else:
-            batch_op.alter_column('urgent', existing_type=sa.Boolean(),
-                                  type_=sa.String(length=16), nullable=True)
-    if dialect != 'postgresql':
+                                  type_=sa.String(length=16), existing_nullable=True)
         op.execute(sa.text(
             "UPDATE cases SET urgent = CASE urgent WHEN '1' THEN 'yes' WHEN '0' THEN 'no' "
             "ELSE 'unknown' END"
         ))
+    op.execute(sa.text("UPDATE cases SET urgent = 'unknown' WHERE urgent IS NULL"))
+    with op.batch_alter_table('cases', schema=None) as batch_op:
+        batch_op.alter_column('urgent', existing_type=sa.String(length=16), nullable=False)
