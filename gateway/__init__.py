@@ -10,6 +10,7 @@ from flask import Flask
 from redis import Redis
 
 from gateway import conversation, logs, web
+from gateway.cases import spool
 from gateway.channels import ussd
 from gateway.channels.sms import reader
 from gateway.config import load_config
@@ -43,5 +44,6 @@ def create_app(
     conversation.init_app(app)
     ussd.init_app(app)
     reader.init_app(app)
+    spool.init_app(app)
     web.init_app(app)
     return app

@@ -153,37 +153,39 @@ def replay(app: Flask) -> int:
     return committed
 
 
-_replayers: dict[int, threading.Thread] = {}
-_replayers_lock = threading.Lock()
+class Replayer:
+    """This process's background replay of the spool: at most one thread at a time."""
 
+    def __init__(self, app: Flask) -> None:
+        self.app = app
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
 
-def _replay_until_empty(app: Flask) -> None:
-    while pending(app):
-        try:
-            with app.app_context():
-                replay(app)
-        except Exception:  # noqa: BLE001 - this thread must outlive any one failure
-            log.exception("spool replay failed")
-        if pending(app):
-            time.sleep(RETRY_SECONDS)
-    with _replayers_lock:
-        _replayers.pop(id(app), None)
+    def kick(self) -> None:
+        """Start the replay thread unless it already runs."""
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            self._thread = threading.Thread(target=self._run, name="spool-replay", daemon=True)
+            self._thread.start()
+
+    def _run(self) -> None:
+        while pending(self.app):
+            try:
+                with self.app.app_context():
+                    replay(self.app)
+            except Exception:  # noqa: BLE001 - this thread must outlive any one failure
+                log.exception("spool replay failed")
+            if pending(self.app):
+                time.sleep(RETRY_SECONDS)
 
 
 def _kick(app: Flask) -> None:
-    """Start this process's replay thread unless it already runs."""
-    with _replayers_lock:
-        thread = _replayers.get(id(app))
-        if thread is not None and thread.is_alive():
-            return
-        thread = threading.Thread(
-            target=_replay_until_empty, args=(app,), name="spool-replay", daemon=True
-        )
-        _replayers[id(app)] = thread
-        thread.start()
+    app.extensions["spool_replayer"].kick()
 
 
 def init_app(app: Flask) -> None:
-    """Replay, in the background, what an earlier run of this process left in the spool."""
+    """Keep the app's replayer; replay in the background what an earlier run left in the spool."""
+    app.extensions["spool_replayer"] = Replayer(app)
     if pending(app):
         _kick(app)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from flask import Flask
 
-from gateway.web import africastalking, health
+from gateway.web import africastalking, guard, health
 
 
 def init_app(app: Flask) -> None:
     """Register the webhooks, /healthz and /metrics."""
+    guard.init_app(app)
     app.register_blueprint(africastalking.bp)
     health.init_app(app)

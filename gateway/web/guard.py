@@ -67,11 +67,16 @@ def client_address(
     return address
 
 
+def init_app(app: Flask) -> None:
+    """Parse the allow-list and the trusted proxies once, for every request of the app."""
+    app.extensions["webhook_guard"] = {
+        name: [ipaddress.ip_network(value, strict=False) for value in app.config.get(name, [])]
+        for name in ("ALLOWED_IPS", "TRUSTED_PROXIES")
+    }
+
+
 def _networks(app: Flask, name: str) -> list[Network]:
-    cache = app.extensions.setdefault("webhook_guard", {})
-    if name not in cache:
-        cache[name] = [ipaddress.ip_network(v, strict=False) for v in app.config.get(name, [])]
-    return cache[name]
+    return app.extensions["webhook_guard"][name]
 
 
 def refuse(reason: str, status: int, address: Address | None) -> Response:

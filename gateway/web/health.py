@@ -99,4 +99,3 @@ def init_app(app: Flask) -> None:
     """Serve /healthz and /metrics, count hops, and replay what an earlier run spooled."""
     app.register_blueprint(bp)
     metrics.init_app(app)
-    spool.init_app(app)
