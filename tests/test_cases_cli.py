@@ -47,6 +47,7 @@ def test_show_prints_the_history_and_list_hides_complaints_without_the_conduct_r
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()
     assert lines[0] == f"case {alert}: alert recruitment, acknowledged"
+    assert "urgent: yes;" in lines[1]  # words, as before urgency became a bool
     events = [line.split(") ", 1)[1].split()[0] for line in lines if "(+" in line]
     assert events[:4] == ["created", "routed", "sms_sent", "acknowledged"]
     assert "acknowledged after:" in shown.output and "by=focal_point:" in shown.output

@@ -18,6 +18,7 @@ from gateway.storage.migrate import upgrade
 from gateway.storage.models import Case, CaseEvent, CaseKind, Role, aware
 
 ROLES = [role.value for role in Role]
+URGENCY_WORDS = {True: "yes", False: "no", None: "unknown"}
 
 
 def _visible(case: Case, role: str | None) -> bool:
@@ -40,7 +41,8 @@ def history(session: Session, case: Case) -> list[str]:
     lines = [
         f"case {case.reference}: {case.kind} {case.category}, {_state(case)}",
         f"place: {case.location.pcode if case.location else 'not known'}; children: "
-        f"{case.children}, {case.sex}; urgent: {case.urgent}; channel: {case.channel}",
+        f"{case.children}, {case.sex}; urgent: {URGENCY_WORDS[case.urgent]}; "
+        f"channel: {case.channel}",
     ]
     if case.answers:
         lines.append("answers: " + ", ".join(f"{k}={v}" for k, v in sorted(case.answers.items())))
