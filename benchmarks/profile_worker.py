@@ -28,6 +28,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.profile_hop import walk  # noqa: E402
 from benchmarks.run import _stand_in, free_port, prepare_database, start_redis  # noqa: E402
 
+# Production settings need a webhook token; the bare endpoint ignores the query string.
+TOKEN = "bench-webhook-token-3f9a1c7e5b2d8064a1f3c9e7b5d2"
+HOP_PATH = f"/africastalking/ussd?token={TOKEN}"
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -56,6 +59,7 @@ def main() -> int:
         os.environ.update(
             DATABASE_URL=os.environ.get("DATABASE_URL") or f"sqlite:///{folder / 'gateway.db'}",
             REDIS_URL=redis_url, GATEWAY_SECRET_KEY=secrets.token_urlsafe(48),
+            GATEWAY_WEBHOOK_TOKEN=TOKEN,
             GATEWAY_ENCRYPTION_KEYS=new_key(), GATEWAY_DATA_DIR=str(folder / "data"),
             GATEWAY_LANGUAGES="fr,en", GATEWAY_RATE_PER_ADDRESS="100000000/60",
             GATEWAY_RATE_PER_CALLER="1000/60", GATEWAY_FLOOD_CASES_PER_HOUR="100000000",

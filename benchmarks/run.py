@@ -31,6 +31,10 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+# Production settings need a webhook token; the bare endpoint ignores the query string.
+TOKEN = "bench-webhook-token-3f9a1c7e5b2d8064a1f3c9e7b5d2"
+HOP_PATH = f"/africastalking/ussd?token={TOKEN}"
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
 OPTION = re.compile(r"^\s*(\d+)\s*[.):-]?\s+(.+?)\s*$")
@@ -140,7 +144,7 @@ class Line:
         for attempt in (1, 2):
             started = time.perf_counter()
             try:
-                self.connection.request("POST", "/africastalking/ussd", body, headers)
+                self.connection.request("POST", HOP_PATH, body, headers)
                 response = self.connection.getresponse()
                 text = response.read().decode()
                 elapsed = time.perf_counter() - started
@@ -324,7 +328,7 @@ def gateway_env(args: argparse.Namespace, folder: Path, at_port: int) -> dict[st
     env.update(
         DATABASE_URL=args.database_url or f"sqlite:///{folder / 'gateway.db'}",
         REDIS_URL=args.redis_url,
-        GATEWAY_SECRET_KEY=secrets.token_urlsafe(48),
+        GATEWAY_SECRET_KEY=secrets.token_urlsafe(48), GATEWAY_WEBHOOK_TOKEN=TOKEN,
         GATEWAY_ENCRYPTION_KEYS=new_key(),
         GATEWAY_DATA_DIR=str(folder / "data"),
         GATEWAY_LANGUAGES="fr,en",

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flows import messages
+from flows.digits import as_number, ascii_digits, is_digits
 from flows.errors import FlowDefinitionError
 from flows.gsm import fold_to_gsm7
 from flows.i18n import Catalogs, autonym
@@ -37,8 +38,8 @@ def _copy(state: dict) -> dict:
 
 
 def normalize_answer(answer: str) -> str:
-    """Fold keypad input: full-width digits to ASCII, without spaces or '#'."""
-    text = unicodedata.normalize("NFKC", answer)
+    """Fold keypad input: digits of any script to ASCII, without spaces or '#'."""
+    text = ascii_digits(unicodedata.normalize("NFKC", answer))
     return "".join(ch for ch in text if not ch.isspace() and ch != "#")
 
 
@@ -129,7 +130,7 @@ class Engine:
         if state.get("done"):
             return state, self._render(state)
         text = normalize_answer(answer)
-        number = int(text) if text.isdigit() else None
+        number = as_number(text)
         menu = self._menu(state)
         page = menu.clamp(int(state.get("page", 0)))
         step = self._step(state)
@@ -158,7 +159,7 @@ class Engine:
         """Save a typed answer (digits or a few words) and go on; anything else: the hint."""
         if step.accept == "digits":
             value = normalize_answer(answer)
-            ok = value.isdigit() and len(value) <= MAX_DIGITS
+            ok = is_digits(value) and len(value) <= MAX_DIGITS
         else:
             value = " ".join(answer.split())[:MAX_TEXT]
             ok = bool(value)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
 import math
 import os
+import re
 import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -14,9 +16,15 @@ from flows.i18n import load_languages
 from gateway.errors import ConfigError
 from gateway.storage.crypto import check_key, new_key
 
+log = logging.getLogger(__name__)
+
 ROOT = Path(__file__).resolve().parent.parent
 WEAK_SECRETS = {"secret", "changeme", "change-me", "password", "dev", "development", "test"}
 MIN_SECRET_LENGTH = 32
+# The webhook token travels in the callback URLs: only characters a URL keeps as they are.
+URL_SAFE = re.compile(r"[A-Za-z0-9._~-]+")
+# A trusted proxy's X-Forwarded-For is believed: no range wider than one organisation's network.
+WIDEST_PROXY_PREFIX = {4: 8, 6: 32}
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
@@ -127,6 +135,14 @@ def _rate(raw: str) -> tuple[int, int]:
 def _network(part: str) -> str:
     """Return an address or CIDR range unchanged, refusing a malformed one by ValueError."""
     ipaddress.ip_network(part, strict=False)
+    return part
+
+
+def _proxy_network(part: str) -> str:
+    """Return a trusted proxy's address or range, refusing one wider than a /8 or an IPv6 /32."""
+    network = ipaddress.ip_network(part, strict=False)
+    if network.prefixlen < WIDEST_PROXY_PREFIX[network.version]:
+        raise ValueError(f"{part!r} is wider than /{WIDEST_PROXY_PREFIX[network.version]}")
     return part
 
 
@@ -248,14 +264,13 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         )
 
     seconds = "a whole number of seconds"
-    return {
+    config: dict[str, Any] = {
         "DATA_DIR": str(data_dir),
         "DATABASE_URL": database_url or f"sqlite:///{data_dir / 'gateway.db'}",
         "REDIS_URL": redis_url or None,
         "EMBEDDED": embedded,
         "SECRET_KEY": secret,
         "PORT": env.whole("PORT", 5000, "a whole number", minimum=1, maximum=65535),
-        "WEBHOOK_TOKEN": env.text("GATEWAY_WEBHOOK_TOKEN") or None,
         "AT_USERNAME": at_username or None,
         "AT_API_KEY": at_api_key or None,
         "AT_SENDER_ID": env.text("AT_SENDER_ID") or None,
@@ -295,6 +310,40 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "METRICS_TOKEN": env.text("GATEWAY_METRICS_TOKEN") or None,
         **_security_settings(env, data_dir, embedded),
     }
+    other_secrets = [secret, *config["PREVIOUS_SECRET_KEYS"], *config["ENCRYPTION_KEYS"]]
+    if config["METRICS_TOKEN"]:
+        other_secrets.append(config["METRICS_TOKEN"])
+    config["WEBHOOK_TOKEN"] = _webhook_token(env, embedded, other_secrets)
+    if not embedded and not config["ALLOWED_IPS"]:
+        log.warning(
+            "GATEWAY_ALLOWED_IPS is not set: the webhooks take requests from any address that "
+            "holds the token; set it to Africa's Talking's addresses (see docs/deploy.md)"
+        )
+    return config
+
+
+def _webhook_token(env: Env, embedded: bool, other_secrets: list[str]) -> str | None:
+    """Return GATEWAY_WEBHOOK_TOKEN: required off the embedded default, refused when weak."""
+    token = env.text("GATEWAY_WEBHOOK_TOKEN")
+    advice = (
+        f"give at least {MIN_SECRET_LENGTH} random characters, only letters, digits and - _ . ~ "
+        "(python -c 'import secrets; print(secrets.token_urlsafe(32))')"
+    )
+    if not token:
+        if embedded:
+            return None
+        raise ConfigError(
+            "GATEWAY_WEBHOOK_TOKEN is required when DATABASE_URL or REDIS_URL is set "
+            f"(without it anyone can post reports and delivery reports): {advice}"
+        )
+    if _secret_is_weak(token) or not URL_SAFE.fullmatch(token):
+        raise ConfigError(f"GATEWAY_WEBHOOK_TOKEN is too weak or not URL-safe: {advice}")
+    if token in other_secrets:
+        raise ConfigError(
+            "GATEWAY_WEBHOOK_TOKEN must not be one of the other keys or tokens: it travels in "
+            "the callback URLs, where proxies and dashboards keep it"
+        )
+    return token
 
 
 def _security_settings(env: Env, data_dir: Path, embedded: bool) -> dict[str, Any]:
@@ -305,7 +354,13 @@ def _security_settings(env: Env, data_dir: Path, embedded: bool) -> dict[str, An
         "PREVIOUS_SECRET_KEYS": _secret_list(env, "GATEWAY_PREVIOUS_SECRET_KEYS"),
         "ENCRYPTION_KEYS": _encryption_keys(env, data_dir, embedded),
         "ALLOWED_IPS": env.items("GATEWAY_ALLOWED_IPS", [], _network, networks),
-        "TRUSTED_PROXIES": env.items("GATEWAY_TRUSTED_PROXIES", [], _network, networks),
+        "TRUSTED_PROXIES": env.items(
+            "GATEWAY_TRUSTED_PROXIES",
+            [],
+            _proxy_network,
+            f"{networks}, none wider than /{WIDEST_PROXY_PREFIX[4]} (IPv4) "
+            f"or /{WIDEST_PROXY_PREFIX[6]} (IPv6)",
+        ),
         "MAX_BODY_BYTES": env.whole(
             "GATEWAY_MAX_BODY_BYTES", 16384, "a whole number of bytes, 0 for no limit", minimum=0
         ),

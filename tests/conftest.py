@@ -20,7 +20,7 @@ from flask import Flask, Request, Response, json
 from flask.testing import FlaskClient
 from redis import Redis
 from rq import SimpleWorker
-from sqlalchemy import text, update
+from sqlalchemy import create_engine, text, update
 from werkzeug.serving import make_server
 
 from gateway import create_app
@@ -31,9 +31,11 @@ from workers import queues
 
 TEST_SECRET = "test-secret-key-0123456789-abcdefghijklmnopqrstuvwxyz"
 TEST_ENCRYPTION_KEY = "qLbsUkpq1px6QI5f414ktonD0bRJl5MUO6iYSoZHfeU="
+TEST_WEBHOOK_TOKEN = "test-webhook-token-0123456789-abcdefghijklmnop"
 # Commands under test read their settings from the environment; off the embedded default
-# they refuse to start without encryption keys.
+# they refuse to start without encryption keys and a webhook token.
 os.environ.setdefault("GATEWAY_ENCRYPTION_KEYS", TEST_ENCRYPTION_KEY)
+os.environ.setdefault("GATEWAY_WEBHOOK_TOKEN", TEST_WEBHOOK_TOKEN)
 AT_USERNAME = "gateway-test"
 AT_API_KEY = "at-test-api-key"
 
@@ -43,11 +45,46 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("gateway-data")
 
 
+def _xdist_index() -> int | None:
+    """Return this pytest-xdist worker's number (gw0 -> 0), None when not under xdist."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    return int(worker[2:]) if worker.startswith("gw") and worker[2:].isdigit() else None
+
+
+def _own_redis_url(url: str) -> str:
+    """Give each xdist worker its own Redis database below the configured one (15 -> 14, 13...)."""
+    index = _xdist_index()
+    if index is None:
+        return url
+    base, _, db = url.rpartition("/")
+    number = int(db) if db.isdigit() else 0
+    return f"{base}/{max(number - 1 - index, 0)}" if db.isdigit() else f"{url}/{index + 1}"
+
+
+def _own_database_url(url: str) -> str:
+    """Give each xdist worker its own PostgreSQL database, created when missing."""
+    index = _xdist_index()
+    if index is None or not url.startswith("postgresql"):
+        return url
+    base, _, name = url.rpartition("/")
+    own = f"{name}_gw{index}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as conn:
+            exists = conn.execute(text("SELECT 1 FROM pg_database WHERE datname = :n"),
+                                  {"n": own}).first()
+            if exists is None:
+                conn.execute(text(f'CREATE DATABASE "{own}"'))
+    finally:
+        admin.dispose()
+    return f"{base}/{own}"
+
+
 @pytest.fixture(scope="session")
 def redis_connection(data_dir: Path) -> Iterator[Redis]:
     url = os.environ.get("REDIS_URL")
     if url:
-        connection = connect(url)
+        connection = connect(_own_redis_url(url))
         connection.ping()
         yield connection
         connection.flushdb()
@@ -59,7 +96,8 @@ def redis_connection(data_dir: Path) -> Iterator[Redis]:
 
 @pytest.fixture(scope="session")
 def database_url(data_dir: Path) -> str:
-    return os.environ.get("DATABASE_URL") or f"sqlite:///{data_dir / 'gateway.db'}"
+    url = os.environ.get("DATABASE_URL")
+    return _own_database_url(url) if url else f"sqlite:///{data_dir / 'gateway.db'}"
 
 
 @pytest.fixture(scope="session")
@@ -83,6 +121,8 @@ def base_config(database_url: str, data_dir: Path) -> dict[str, Any]:
         "DATA_DIR": str(data_dir),
         "SECRET_KEY": TEST_SECRET,
         "EMBEDDED": False,
+        # Tests post without ?token= (the CI's PostgreSQL leg sets one in the environment);
+        # tests/security/test_sec_guard.py turns it on.
         "WEBHOOK_TOKEN": None,
         "AT_USERNAME": None,
         "AT_API_KEY": None,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import ModuleType
 from typing import Any, NamedTuple
@@ -60,7 +61,12 @@ SETTINGS: dict[str, Setting] = {
         ("nope", "10.0.0.0/8,300.1.1.1", "10.0.0.0/33"),
     ),
     "GATEWAY_TRUSTED_PROXIES": Setting(
-        "TRUSTED_PROXIES", [], "127.0.0.1", ["127.0.0.1"], ("localhost", "::1,fe80::zz")
+        "TRUSTED_PROXIES",
+        [],
+        "127.0.0.1, 10.0.0.0/8, 2001:db8::/32",
+        ["127.0.0.1", "10.0.0.0/8", "2001:db8::/32"],
+        # Wider than a /8 or an IPv6 /32: anyone there could write their own X-Forwarded-For.
+        ("localhost", "::1,fe80::zz", "0.0.0.0/0", "10.0.0.0/7", "::/0", "2001:db8::/31"),
     ),
     "GATEWAY_MAX_BODY_BYTES": Setting("MAX_BODY_BYTES", 16384, "0", 0, ("abc", "", "-1", "1k")),
     "GATEWAY_RATE_PER_ADDRESS": Setting(
@@ -150,6 +156,87 @@ def test_a_refused_secret_is_not_echoed(base_env: dict[str, str]) -> None:
         with pytest.raises(ConfigError, match=name) as refused:
             load_config({**base_env, name: weak})
         assert weak not in str(refused.value)
+
+
+def test_a_too_wide_trusted_proxy_range_is_named(base_env: dict[str, str]) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config({**base_env, "GATEWAY_TRUSTED_PROXIES": "10.0.0.0/8, 0.0.0.0/0"})
+    message = str(refused.value)
+    assert message.startswith("GATEWAY_TRUSTED_PROXIES must be ")
+    assert "(refused: '0.0.0.0/0')" in message and "none wider than /8 (IPv4) or /32" in message
+
+
+# -- Off the embedded default: a strong webhook token, or no start -------------------------------
+
+STRONG_TOKEN = "Zq3xV9kL2mN7pR4tW8yB1cD6fG0hJ5sA"
+PRODUCTION = {
+    "DATABASE_URL": "postgresql://db/gateway",
+    "GATEWAY_SECRET_KEY": "prod-secret-key-0123456789-abcdefghijklmnopqrstu",
+    "GATEWAY_ENCRYPTION_KEYS": "qLbsUkpq1px6QI5f414ktonD0bRJl5MUO6iYSoZHfeU=",
+}
+WEAK_TOKENS = {
+    "default": "changeme",
+    "short": "a1b2c3d4e5f6g7h8",
+    "repetitive": "abababababababababababababababababab",
+    "not-url-safe": "Zq3xV9kL2mN7pR4t+W8yB1cD6fG0hJ5s/A==",
+    "the-secret-key": PRODUCTION["GATEWAY_SECRET_KEY"],
+}
+
+
+@pytest.fixture
+def production_env(base_env: dict[str, str]) -> dict[str, str]:
+    """A production deployment (PostgreSQL) with every key but the webhook token."""
+    return {**base_env, **PRODUCTION}
+
+
+@pytest.mark.parametrize("server", ["DATABASE_URL", "REDIS_URL"])
+def test_production_refuses_to_start_without_a_webhook_token(
+    server: str, base_env: dict[str, str]
+) -> None:
+    env = {**base_env, **PRODUCTION, "GATEWAY_WEBHOOK_TOKEN": "  "}
+    if server == "REDIS_URL":
+        del env["DATABASE_URL"]
+        env["REDIS_URL"] = "redis://redis:6379/0"
+    with pytest.raises(ConfigError) as refused:
+        load_config(env)
+    assert str(refused.value).startswith("GATEWAY_WEBHOOK_TOKEN is required when DATABASE_URL")
+
+
+@pytest.mark.parametrize("token", WEAK_TOKENS.values(), ids=WEAK_TOKENS.keys())
+def test_production_refuses_a_weak_webhook_token_without_echoing_it(
+    token: str, production_env: dict[str, str]
+) -> None:
+    with pytest.raises(ConfigError) as refused:
+        load_config({**production_env, "GATEWAY_WEBHOOK_TOKEN": token})
+    message = str(refused.value)
+    assert message.startswith("GATEWAY_WEBHOOK_TOKEN ")
+    assert token not in message
+
+
+def test_a_weak_webhook_token_is_refused_on_the_embedded_default_too(
+    base_env: dict[str, str],
+) -> None:
+    assert load_config(base_env)["WEBHOOK_TOKEN"] is None
+    with pytest.raises(ConfigError, match="GATEWAY_WEBHOOK_TOKEN is too weak"):
+        load_config({**base_env, "GATEWAY_WEBHOOK_TOKEN": "changeme"})
+
+
+def test_production_starts_with_a_strong_token_and_warns_without_an_allow_list(
+    production_env: dict[str, str], caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.WARNING, logger="gateway.config")
+    config = load_config({**production_env, "GATEWAY_WEBHOOK_TOKEN": f" {STRONG_TOKEN} "})
+    assert config["WEBHOOK_TOKEN"] == STRONG_TOKEN
+    warnings = [r for r in caplog.records if r.name == "gateway.config"]
+    assert [r.levelno for r in warnings] == [logging.WARNING]
+    assert "GATEWAY_ALLOWED_IPS is not set" in warnings[0].getMessage()
+    assert STRONG_TOKEN not in caplog.text
+
+    caplog.clear()
+    load_config({**production_env, "GATEWAY_WEBHOOK_TOKEN": STRONG_TOKEN,
+                 "GATEWAY_ALLOWED_IPS": "196.201.214.0/24"})
+    load_config({"GATEWAY_DATA_DIR": production_env["GATEWAY_DATA_DIR"]})  # embedded
+    assert not [r for r in caplog.records if r.name == "gateway.config"]
 
 
 @pytest.fixture

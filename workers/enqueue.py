@@ -17,7 +17,7 @@ from typing import Any
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
-from rq import Queue, get_current_job
+from rq import Callback, Queue, get_current_job
 from rq.job import Job, JobStatus
 
 from workers.queues import ALL, DEFAULT, MAINTENANCE, URGENT
@@ -38,6 +38,10 @@ LIVE_STATUSES = frozenset(
 )
 # Keep a finished job's record a little while (the sweep's live check), then drop it.
 RESULT_TTL = 600
+# A failed job's record (its exception reduced by the callback below) is kept a day, not RQ's year.
+FAILURE_TTL = 86400
+# Every job's failure goes through this first: RQ then logs and keeps no exception message.
+FAILURE_CALLBACK = "workers.failures.reduce_failure"
 SEND_TIMEOUT = 60  # seconds; the SDK's own HTTP timeouts are about 12 s
 
 SWEEP_LOCK = "gateway:sweep-lock"
@@ -48,12 +52,19 @@ def _queue(app: Flask, name: str) -> Queue:
     return app.extensions["queues"][name]
 
 
+def _on_failure() -> Callback:
+    """Return the failure callback every job carries (workers/failures.py)."""
+    return Callback(FAILURE_CALLBACK)
+
+
 def _put(app: Flask, name: str, job: str, refused: str, *, delay: float | None = None,
          args: tuple[Any, ...] = (), kwargs: dict[str, Any] | None = None,
          **options: Any) -> bool:
     """Queue a job now or after `delay` seconds; log a refusal once and return False."""
     queue = _queue(app, name)
     options.setdefault("result_ttl", RESULT_TTL)
+    options.setdefault("failure_ttl", FAILURE_TTL)
+    options.setdefault("on_failure", _on_failure())
     try:
         if delay:
             queue.enqueue_in(timedelta(seconds=delay), job, args=args, kwargs=kwargs or {},
@@ -198,7 +209,8 @@ def _every(app: Flask, stop: threading.Event, *, job: str, lock: str, interval: 
             # Every worker process runs this loop; the lock lets one of them queue the job.
             if redis.set(lock, str(time.time()), nx=True, ex=interval):
                 _queue(app, MAINTENANCE).enqueue(
-                    job, job_id=f"{name}-{int(time.time())}", result_ttl=interval * 4
+                    job, job_id=f"{name}-{int(time.time())}", result_ttl=interval * 4,
+                    failure_ttl=FAILURE_TTL, on_failure=_on_failure(),
                 )
         except RedisError as exc:
             log.warning("%s not scheduled, Redis refused: %s", name, type(exc).__name__)

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from flows.digits import only_digits
 from flows.engine import fold_words
 from gateway.cases.follow_up import mark_followed_up
 from gateway.cases.messages import (
@@ -73,7 +74,7 @@ def parse(app: Flask, text: str) -> Command | None:
         for action, msgid in COMMANDS.items():
             words = keyword_words(catalogs, lang, msgid)
             if folded in {fold_words(word) for word in words}:
-                return Command(action, "".join(ch for ch in rest if ch.isdigit()))
+                return Command(action, only_digits(rest))
     return None
 
 

@@ -16,6 +16,7 @@ from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from flows.digits import only_digits
 from flows.i18n import N_
 from gateway.cases.outbox import queue_reporter_message
 from gateway.cases.references import is_valid
@@ -54,7 +55,7 @@ FOLLOWED_UP_SMS = N_("Hello. Your request %(reference)s is being followed up. Th
 
 def lookup_status(app: Flask, session: Session, pseudonym: str, typed: str) -> tuple[str, str]:
     """Return (state key of STATUS_TEXTS, the reference as typed); guessing is slowed down."""
-    reference = "".join(ch for ch in typed if ch.isdigit())
+    reference = only_digits(typed)
     # Every try counts, found or not: a guesser is slowed, a reporter asks once or twice.
     if not hit("status", pseudonym, app.config["STATUS_TRIES"], app):
         log.warning("status lookups over the limit: slowed down")

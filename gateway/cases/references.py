@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import secrets
 
+from flows.digits import ascii_digits, is_digits
+
 # Damm's quasigroup of order 10: catches every single-digit error and adjacent transposition.
 _DAMM = (
     (0, 3, 1, 7, 5, 9, 8, 6, 4, 2),
@@ -20,18 +22,17 @@ _DAMM = (
 
 
 def damm_digit(digits: str) -> str:
-    """Return the Damm check digit of a string of digits."""
+    """Return the Damm check digit of a string of digits (any script)."""
     interim = 0
-    for char in digits:
+    for char in ascii_digits(digits):
         interim = _DAMM[interim][int(char)]
     return str(interim)
 
 
 def is_valid(reference: str) -> bool:
-    """Tell whether a reference is well formed and its check digit matches."""
+    """Tell whether a reference (ASCII digits: see flows/digits.py) is well formed and checks."""
     return (
-        reference.isascii()
-        and reference.isdigit()
+        is_digits(reference)
         and 6 <= len(reference) <= 8
         and damm_digit(reference) == "0"
     )

@@ -9,6 +9,7 @@ request through: a caller must never lose their line because a counter could not
 from __future__ import annotations
 
 import hashlib
+import ipaddress
 import logging
 import time
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from gateway.storage.redis import get_redis
 log = logging.getLogger(__name__)
 
 PREFIX = "gateway:limit"
+# One IPv6 subscriber or host is usually given a whole /64: it could hop through its addresses.
+IPV6_PREFIX = 64
 REFUSED_KEY = "gateway:refused"  # a hash: refusal reason -> count, for monitoring
 
 
@@ -75,10 +78,23 @@ def caller_refused(kind: str, app: Flask | None = None) -> None:
     log.warning("caller over the %s rate limit: slowed down", kind)
 
 
+def address_key(address: str) -> str:
+    """Return who a source address counts as: itself for IPv4, its /64 for IPv6."""
+    try:
+        parsed = ipaddress.ip_address(address.strip())
+    except ValueError:
+        return address
+    if isinstance(parsed, ipaddress.IPv6Address):
+        if parsed.ipv4_mapped:
+            return str(parsed.ipv4_mapped)
+        return str(ipaddress.IPv6Network((parsed, IPV6_PREFIX), strict=False))
+    return str(parsed)
+
+
 def limit_address(address: str, app: Flask | None = None) -> bool:
-    """Count one webhook request from a source address; False once it is over its limit."""
+    """Count one webhook request from a source address (IPv6: its /64); False once over."""
     app = app or current_app
-    return hit("address", address, app.config["RATE_PER_ADDRESS"], app)
+    return hit("address", address_key(address), app.config["RATE_PER_ADDRESS"], app)
 
 
 def count_refusal(reason: str, app: Flask | None = None) -> None:

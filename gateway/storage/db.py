@@ -36,15 +36,19 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
 
 
 def make_engine(url: str) -> Engine:
-    """Create an engine for the URL, preparing SQLite for concurrent processes."""
+    """Create an engine for the URL, preparing SQLite for concurrent processes.
+
+    Parameters are hidden from every error message: a sender's number is one of them.
+    """
     if url.startswith("sqlite"):
         path = url.split("///", 1)[-1]
         if path and path != ":memory:":
             Path(path).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 15})
+        engine = create_engine(url, connect_args={"timeout": 15}, hide_parameters=True)
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    return create_engine(url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                         hide_parameters=True)
 
 
 def init_app(app: Flask) -> None:

@@ -369,6 +369,8 @@ class InboundMessage(Base):
     )
     outcome: Mapped[str | None] = mapped_column(String(32))
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id", ondelete="SET NULL"))
+    # Runs of its job begun (counted before reading): one failing every time is given up.
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     received_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 

@@ -1,5 +1,9 @@
 """The door of every webhook: address allow-list, secret token, body size, rate per address.
 
+The token is required off the embedded default and trusted proxies are never wider than a /8
+or an IPv6 /32 (gateway.config); an IPv6 source is rate limited by its /64
+(privacy.limits.address_key), since one host may hold a whole /64.
+
 `protect(bp)` puts the guard in front of every route of a blueprint, so a webhook added to it
 later is guarded without a line of its own. A refused request is counted
 (privacy.limits.refusal_counts) and logged by reason, path and source address: never its body,

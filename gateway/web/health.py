@@ -1,4 +1,9 @@
-"""Health for load balancers (/healthz) and Prometheus metrics (/metrics, behind a token)."""
+"""Health for load balancers (/healthz) and Prometheus metrics (/metrics, behind a token).
+
+Anyone may ask /healthz, so it answers only ok or unavailable: the age of the oldest unrouted
+case and the queue depths would let an observer time new reports. The details are for whoever
+holds the metrics token.
+"""
 
 from __future__ import annotations
 
@@ -53,30 +58,45 @@ def _redis() -> tuple[dict[str, Any], dict[str, int] | None]:
     return {"ok": True}, depth
 
 
-@bp.get("/healthz")
-def healthz() -> tuple[Response, int]:
-    """Say whether this web process can take hops: 200 when it can, 503 when not."""
-    database, oldest_case = _database()
-    redis, depth = _redis()
+def _bearer_ok(token: str) -> bool:
+    """Tell whether the request carries `Authorization: Bearer <token>`, in constant time."""
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+def _backlog(oldest_case: float | None) -> tuple[float | None, int]:
+    """Return the age in seconds of the oldest unrouted case, spool included, and spooled cases."""
     spooled = spool.pending(current_app)
     if spooled:
         # Spooled cases are unrouted too, and the oldest of all.
         first = spooled[0].stat().st_mtime
         oldest_case = first if oldest_case is None else min(oldest_case, first)
-    oldest = None
-    if oldest_case is not None:
-        oldest = round(max(0.0, utcnow().timestamp() - oldest_case), 3)
+    if oldest_case is None:
+        return None, len(spooled)
+    return round(max(0.0, utcnow().timestamp() - oldest_case), 3), len(spooled)
+
+
+@bp.get("/healthz")
+def healthz() -> tuple[Response, int]:
+    """Say whether this web process can take hops (200, or 503); details only with the token."""
+    database, oldest_case = _database()
+    redis, depth = _redis()
     healthy = database["ok"] and redis["ok"]
-    body = {
-        "status": "ok" if healthy else "unavailable",
-        "database": database,
-        "redis": redis,
-        "queue_depth": depth,
-        "oldest_unrouted_case_seconds": oldest,
-        "spooled_cases": len(spooled),
-        "time": time.time(),
-    }
-    return jsonify(body), 200 if healthy else 503
+    status = 200 if healthy else 503
+    body: dict[str, Any] = {"status": "ok" if healthy else "unavailable"}
+    token = current_app.config.get("METRICS_TOKEN")
+    if not token or not _bearer_ok(token):
+        return jsonify(body), status
+    oldest, spooled = _backlog(oldest_case)
+    body.update(
+        database=database,
+        redis=redis,
+        queue_depth=depth,
+        oldest_unrouted_case_seconds=oldest,
+        spooled_cases=spooled,
+        time=time.time(),
+    )
+    return jsonify(body), status
 
 
 @bp.get("/metrics")
@@ -85,9 +105,7 @@ def prometheus_metrics() -> Response:
     token = current_app.config.get("METRICS_TOKEN")
     if not token:
         abort(404)
-    given = request.headers.get("Authorization", "")
-    expected = f"Bearer {token}"
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    if not _bearer_ok(token):
         return Response(
             "Unauthorized\n", status=401, content_type="text/plain; charset=utf-8",
             headers={"WWW-Authenticate": 'Bearer realm="metrics"'},

@@ -2,8 +2,8 @@
 
 Hops and their latency are counted where they happen, with prometheus_client's multiprocess
 mode when PROMETHEUS_MULTIPROC_DIR is set (several gunicorn processes). Everything else (cases,
-queues, outbox, send failures, acknowledgements) is read at scrape time from the database and
-Redis, which every web and worker process on every machine shares.
+queues, outbox, send failures, acknowledgements, incoming SMS given up) is read at scrape time
+from the database and Redis, which every web and worker process on every machine shares.
 """
 
 from __future__ import annotations
@@ -30,7 +30,15 @@ from sqlalchemy.exc import SQLAlchemyError
 from gateway.cases.spool import pending
 from gateway.delivery.failures import SEND_FAILURES_KEY
 from gateway.storage.db import session_scope
-from gateway.storage.models import Case, CaseStatus, OutboxMessage, aware, utcnow
+from gateway.storage.models import (
+    Case,
+    CaseStatus,
+    InboundMessage,
+    InboundStatus,
+    OutboxMessage,
+    aware,
+    utcnow,
+)
 from gateway.storage.redis import get_redis
 from workers.enqueue import queue_depths
 
@@ -111,6 +119,10 @@ class StateCollector:
             outbox = session.execute(
                 select(OutboxMessage.status, func.count()).group_by(OutboxMessage.status)
             ).all()
+            inbound_failed = session.scalar(
+                select(func.count()).select_from(InboundMessage)
+                .where(InboundMessage.status == InboundStatus.FAILED)
+            )
             acknowledged_at = getattr(Case, "acknowledged_at", None)
             delays: list[float] = []
             if acknowledged_at is not None:
@@ -138,6 +150,12 @@ class StateCollector:
         for status, count in outbox:
             messages.add_metric([str(status)], count)
         yield messages
+        given_up = GaugeMetricFamily(
+            "gateway_inbound_failed",
+            "Incoming SMS given up after failing every run, erased (until the retention purge)",
+        )
+        given_up.add_metric([], inbound_failed or 0)
+        yield given_up
         if acknowledged_at is not None:
             yield _histogram(
                 "gateway_time_to_first_ack_seconds",

@@ -24,6 +24,8 @@ from gateway.storage.redis import connection_url
 from tests.conftest import AT_API_KEY, AT_USERNAME, TEST_SECRET
 
 ROOT = Path(__file__).resolve().parents[2]
+# Off the embedded default a gateway process refuses to start without a strong webhook token.
+WEBHOOK_TOKEN = "fault-tests-webhook-token-5e0b7c2a9d4f8136"
 
 
 def free_port() -> int:
@@ -57,6 +59,7 @@ def gateway_env(
         DATABASE_URL=database_url,
         REDIS_URL=connection_url(redis),
         GATEWAY_SECRET_KEY=TEST_SECRET,
+        GATEWAY_WEBHOOK_TOKEN=WEBHOOK_TOKEN,
         GATEWAY_DATA_DIR=str(data_dir),
         GATEWAY_LANGUAGES="fr,en",
         GATEWAY_SWEEP_INTERVAL="1",
@@ -155,7 +158,7 @@ class HttpResponse:
 
 
 class HttpClient:
-    """Posts hops over HTTP to web processes, taking turns between the ports given."""
+    """Posts hops over HTTP to web processes (with the webhook token), taking turns by port."""
 
     def __init__(self, *ports: int) -> None:
         self.ports = ports
@@ -164,7 +167,10 @@ class HttpClient:
 
     def post(self, url: str, data: dict[str, str]) -> HttpResponse:
         port = self.ports[len(self.answered_by) % len(self.ports)]
-        response = self.http.post(f"http://127.0.0.1:{port}{url}", data=data, timeout=10)
+        response = self.http.post(
+            f"http://127.0.0.1:{port}{url}", params={"token": WEBHOOK_TOKEN}, data=data,
+            timeout=10,
+        )
         self.answered_by.append(port)
         return HttpResponse(response)
 

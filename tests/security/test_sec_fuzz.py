@@ -8,6 +8,7 @@ strategy (default 600: a few thousand in all, within seconds).
 from __future__ import annotations
 
 import os
+import uuid
 from collections.abc import Callable
 
 import pytest
@@ -18,7 +19,7 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from gateway.storage.db import session_scope
-from gateway.storage.models import Case, CaseEvent
+from gateway.storage.models import Case, CaseEvent, InboundMessage, InboundStatus
 from gateway.web import africastalking
 from tests import deployment
 from tests.caller import Caller
@@ -54,9 +55,23 @@ def _discover() -> list[str]:
 
 URLS = _discover()
 
-keys = st.sampled_from(["1", "2", "3", "4", "0", "98", "99", "00", "", "9", "12", "x"])
+# Digits of the scripts callers' phones type in: isdigit() takes them all, int() not all.
+DIGITS = {
+    "ascii": "0123456789",
+    "arabic-indic": "٠١٢٣٤٥٦٧٨٩",
+    "extended-arabic-indic": "۰۱۲۳۴۵۶۷۸۹",
+    "devanagari": "०१२३४५६७८९",
+    "ethiopic": "፩፪፫፬፭፮፯፰፱",
+    "fullwidth": "０１２３４５６７８９",
+    "superscript": "⁰¹²³⁴⁵⁶⁷⁸⁹",
+}
+any_digits = st.text(alphabet=st.sampled_from("".join(DIGITS.values())), min_size=1, max_size=9)
+keys = st.sampled_from(["1", "2", "3", "4", "0", "98", "99", "00", "", "9", "12", "x"]) | any_digits
 values = st.one_of(
     st.sampled_from(HOSTILE),
+    any_digits,
+    st.tuples(st.sampled_from(["STATUS", "status", "OK", "INFO", "DONE", "ALERT", "SUIVI"]),
+              any_digits).map(" ".join),
     st.text(max_size=40),
     st.text(alphabet=st.characters(codec="utf-8"), min_size=100, max_size=2500),
     st.lists(keys, max_size=14).map("*".join),
@@ -167,4 +182,36 @@ def test_a_repeated_hostile_walk_makes_one_whole_case(fuzz_app: Flask) -> None:
     )
     with session_scope(fuzz_app) as session:
         assert session.scalar(select(func.count()).select_from(Case)) == 2
+    assert_nothing_twice_or_half(fuzz_app)
+
+
+SMS_SENDERS = ["+243990008001", "+243990008002", "+243990008003"]
+sms_texts = st.one_of(
+    values,
+    st.sampled_from(["ALERT", "STATUS", "HELP", "langue"]),
+    st.lists(keys, min_size=1, max_size=3).map(" ".join),
+)
+
+
+def test_sms_in_digits_of_any_script_are_all_read_by_the_worker(
+    fuzz_app: Flask, run_jobs: Callable[..., None]
+) -> None:
+    """Keywords, answers and references in any digits: every SMS read, none left or failed."""
+    client: FlaskClient = fuzz_app.test_client()
+    url = "/africastalking/sms"
+
+    @settings(SETTINGS, max_examples=max(EXAMPLES // 4, 50))
+    @given(sender=st.sampled_from(SMS_SENDERS), words=sms_texts)
+    def post(sender: str, words: str) -> None:
+        response = client.post(f"{url}?token={TOKEN}", data={
+            "from": sender, "to": "12345", "text": words, "date": "2026-11-27 10:00:00",
+            "id": uuid.uuid4().hex, "networkCode": "63001",
+        })
+        assert_proper(url, response)
+
+    post()
+    run_jobs(fuzz_app)
+    with session_scope(fuzz_app) as session:
+        statuses = session.scalars(select(InboundMessage.status)).all()
+    assert statuses and set(statuses) == {InboundStatus.PROCESSED}
     assert_nothing_twice_or_half(fuzz_app)

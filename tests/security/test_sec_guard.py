@@ -7,14 +7,20 @@ import ipaddress
 import logging
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from flask import Flask
+from redis import Redis
 from werkzeug.serving import make_server
 
+from gateway import create_app
+from gateway.errors import ConfigError
 from gateway.privacy.limits import refusal_counts
+from gateway.storage import db
 from gateway.web.guard import client_address
 from tests.caller import Caller
+from tests.conftest import TEST_SECRET, base_config
 from tests.security.webhooks import webhook_urls
 
 TOKEN = "webhook-token-7c1f0e9d8b6a5f4e3d2c1b0a"
@@ -93,6 +99,56 @@ def test_a_forwarded_address_counts_only_behind_a_trusted_proxy(
     assert forged.status_code == 403
 
 
+@pytest.mark.parametrize("too_wide", ["0.0.0.0/0", "10.0.0.0/7", "::/0", "2001:db8::/31"])
+def test_a_proxy_range_wide_enough_to_spoof_x_forwarded_for_cannot_be_configured(
+    too_wide: str, make_app: Callable[..., Flask], tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Trusting 0.0.0.0/0 let anyone write the provider's address in X-Forwarded-For."""
+    app = make_app(ALLOWED_IPS=["196.201.214.0/24"], TRUSTED_PROXIES=["0.0.0.0/0"])
+    spoofed = app.test_client().post(
+        "/africastalking/ussd", data=FORM,
+        headers={"X-Forwarded-For": AT_ADDRESS}, environ_base={"REMOTE_ADDR": "203.0.113.9"},
+    )
+    assert spoofed.status_code == 200  # the attack, had the range been accepted
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("GATEWAY_ALLOWED_IPS", "196.201.214.0/24")
+    monkeypatch.setenv("GATEWAY_TRUSTED_PROXIES", f"127.0.0.1, {too_wide}")
+    with pytest.raises(ConfigError) as refused:
+        create_app()
+    message = str(refused.value)
+    assert message.startswith("GATEWAY_TRUSTED_PROXIES must be ")
+    assert f"(refused: {too_wide!r})" in message
+
+
+def test_a_production_app_refuses_to_start_without_a_token_and_forged_posts_without_it(
+    make_app: Callable[..., Flask], schema: str, data_dir: Path, redis_connection: Redis,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Settings from the environment, as gunicorn gets them: PostgreSQL (or another database)."""
+    monkeypatch.setenv("DATABASE_URL", schema)
+    monkeypatch.setenv("GATEWAY_SECRET_KEY", TEST_SECRET)
+    monkeypatch.setenv("GATEWAY_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("GATEWAY_WEBHOOK_TOKEN", raising=False)
+    # The test settings, less the token: it comes from the environment or not at all.
+    config = {k: v for k, v in base_config(schema, data_dir).items() if k != "WEBHOOK_TOKEN"}
+    with pytest.raises(ConfigError, match="^GATEWAY_WEBHOOK_TOKEN is required"):
+        create_app(config, redis=redis_connection)
+
+    monkeypatch.setenv("GATEWAY_WEBHOOK_TOKEN", TOKEN)
+    app = create_app(config, redis=redis_connection)
+    try:
+        client = app.test_client()
+        sms = {"from": "+243970001234", "to": "1234", "text": "ALERT", "id": "ATXid_forged",
+               "date": "2026-11-27 10:00:00"}
+        assert client.post("/africastalking/ussd", data=FORM).status_code == 403
+        assert client.post("/africastalking/sms", data=sms).status_code == 403
+        hop = client.post(f"/africastalking/ussd?token={TOKEN}", data=FORM)
+        assert hop.status_code == 200 and hop.get_data(as_text=True).startswith("CON ")
+        assert refusal_counts(app)["token"] == 2
+    finally:
+        db.get_engine(app).dispose()
+
+
 def test_client_address_walks_trusted_hops_only() -> None:
     trusted = nets("10.0.0.0/8", "192.168.0.0/16")
     assert str(client_address("10.0.0.1", "1.2.3.4, 192.168.1.1", trusted)) == "1.2.3.4"
@@ -148,6 +204,27 @@ def test_a_flooding_address_is_slowed_down_and_others_are_not(
                         environ_base={"REMOTE_ADDR": AT_ADDRESS})
     assert other.status_code == 200
     assert refusal_counts(app)["address_rate"] == 3
+
+
+def test_an_ipv6_flooder_hopping_through_its_64_shares_one_limit(
+    make_app: Callable[..., Flask],
+) -> None:
+    """One host holds a whole /64: counted by address, it would get 2^64 budgets."""
+    app = make_app(RATE_PER_ADDRESS=(4, 60))
+    client = app.test_client()
+
+    def post(address: str) -> int:
+        return client.post("/africastalking/delivery-reports", data=FORM,
+                           environ_base={"REMOTE_ADDR": address}).status_code
+
+    same_64 = ["2001:db8:1:2::a", "2001:db8:1:2:ffff:ffff:ffff:b"]
+    flood = [post(same_64[i % 2]) for i in range(8)]
+    assert flood == [200] * 4 + [429] * 4
+    # Two addresses of different /64s are two clients: each has its own budget.
+    assert [post("2001:db8:1:3::a") for _ in range(4)] == [200] * 4
+    assert [post("2001:db8:1:4::a") for _ in range(4)] == [200] * 4
+    assert post("2001:db8:1:3::b") == 429  # the second /64 spent its own, and only its own
+    assert refusal_counts(app)["address_rate"] == 5
 
 
 def test_a_flooding_caller_gets_a_proper_end_and_other_callers_go_on(
