@@ -370,11 +370,17 @@ def _security_settings(env: Env, data_dir: Path, embedded: bool) -> dict[str, An
         ),
         "STATUS_TRIES": env.rate("GATEWAY_STATUS_TRIES", (6, 3600)),
         "RATE_PER_CALLER": env.rate("GATEWAY_RATE_PER_CALLER", (30, 60)),
+        # Replies to one SMS sender: beyond, messages are still read but get no answer.
+        "SMS_PER_SENDER": env.rate("GATEWAY_SMS_PER_SENDER", (20, 3600)),
         "FLOOD_CASES_PER_HOUR": env.whole(
             "GATEWAY_FLOOD_CASES_PER_HOUR", 5, "a whole number of cases per hour", minimum=0
         ),
         "KEEP_OUTBOX_DAYS": env.whole("GATEWAY_KEEP_OUTBOX_DAYS", 30, days, minimum=0),
         "KEEP_FREE_TEXT_DAYS": env.whole("GATEWAY_KEEP_FREE_TEXT_DAYS", 90, days, minimum=0),
+        # How long a pseudonym stays linked to its cases, places and SMS (flood control, STOP).
+        "KEEP_REPORTER_LINK_DAYS": env.whole(
+            "GATEWAY_KEEP_REPORTER_LINK_DAYS", 30, days, minimum=1
+        ),
         "PURGE_INTERVAL": env.whole(
             "GATEWAY_PURGE_INTERVAL", 3600, "a whole number of seconds", minimum=1
         ),

@@ -87,6 +87,12 @@ SETTINGS: dict[str, Setting] = {
     "GATEWAY_KEEP_OUTBOX_DAYS": Setting("KEEP_OUTBOX_DAYS", 30, "7", 7, ("abc", "", "-1")),
     "GATEWAY_KEEP_FREE_TEXT_DAYS": Setting("KEEP_FREE_TEXT_DAYS", 90, "0", 0, ("abc", "", "-1")),
     "GATEWAY_PURGE_INTERVAL": Setting("PURGE_INTERVAL", 3600, "60", 60, ("abc", "", "0")),
+    "GATEWAY_SMS_PER_SENDER": Setting(
+        "SMS_PER_SENDER", (20, 3600), "5/60", (5, 60), ("abc", "20", "20/0")
+    ),
+    "GATEWAY_KEEP_REPORTER_LINK_DAYS": Setting(
+        "KEEP_REPORTER_LINK_DAYS", 30, "7", 7, ("abc", "", "0")
+    ),
 }
 BAD_VALUES = [(name, value) for name, setting in SETTINGS.items() for value in setting.bad]
 
