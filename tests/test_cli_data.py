@@ -1,4 +1,7 @@
-"""`gateway locations import`, `gateway focal-points import` and `gateway seed-demo`."""
+"""`gateway locations import`, `gateway focal-points import|deactivate`, `gateway seed-demo`.
+
+The whole-roster import and deactivation, end to end, are in test_roster.py.
+"""
 
 from __future__ import annotations
 
@@ -161,3 +164,25 @@ def test_seed_demo_refuses_real_provider_credentials(
 
     monkeypatch.setenv("AT_USERNAME", "sandbox")
     assert run(gateway_cli, "seed-demo").exit_code == 0
+
+
+def test_focal_points_offers_import_with_replace_and_deactivate(gateway_cli: click.Group) -> None:
+    group = run(gateway_cli, "focal-points", "--help")
+    assert group.exit_code == 0
+    assert "import" in group.stdout and "deactivate" in group.stdout
+    assert "--replace" in run(gateway_cli, "focal-points", "import", "--help").stdout
+    assert "PHONE" in run(gateway_cli, "focal-points", "deactivate", "--help").stdout
+
+
+def test_the_import_warns_on_stderr_without_failing(
+    gateway_cli: click.Group, env: Flask, tmp_path: Path
+) -> None:
+    (tmp_path / "locations.csv").write_text(PLACES, encoding="utf-8")
+    (tmp_path / "people.csv").write_text(PEOPLE, encoding="utf-8")
+    run(gateway_cli, "locations", "import", str(tmp_path / "locations.csv"))
+
+    result = run(gateway_cli, "focal-points", "import", str(tmp_path / "people.csv"))
+
+    assert result.exit_code == 0
+    assert [line.split(":")[0] for line in result.stderr.splitlines()] == ["warning", "warning"]
+    assert "triage role" in result.stderr and "conduct role" in result.stderr

@@ -12,10 +12,14 @@ from flask import Flask
 from sqlalchemy import func, select
 
 from gateway.directory.imports import (
+    Deactivated,
     ImportFailed,
     ImportReport,
+    deactivate_phone,
     import_focal_points,
     import_locations,
+    normalise_phone,
+    roster_warnings,
 )
 from gateway.storage.db import session_scope
 from gateway.storage.models import FocalPoint, FocalPointLocation, Gender, Level, Location, Role
@@ -429,3 +433,122 @@ def test_callers_see_an_import_within_a_second(app: Flask, tmp_path: Path) -> No
     load_locations(app, write(tmp_path, more, "more.csv"))
     time.sleep(1.1)
     assert "Haut-Mbomou" in prefectures()
+
+
+# The whole roster: who is left out is deactivated, never deleted
+
+
+def test_replace_deactivates_the_rows_the_file_leaves_out_and_keeps_their_coverage(
+    app: Flask, tmp_path: Path
+) -> None:
+    load_locations(app, write(tmp_path, PLACES, "places.csv"))
+    two_roles = PEOPLE + "National desk,+23670000001,UNICEF,M,fr,CF,*,coordinator,primary\n"
+    load_focal_points(app, write(tmp_path, two_roles))
+    # The national desk stays a coordinator; its child protection row and the backup go.
+    kept = "\n".join(two_roles.splitlines()[i] for i in (0, 2, 4)) + "\n"
+
+    with session_scope(app) as session:
+        report = import_focal_points(session, write(tmp_path, kept), replace=True)
+        session.commit()
+
+    assert report == ImportReport(0, 0, 2, (
+        Deactivated("National desk", Role.CHILD_PROTECTION),
+        Deactivated("Ouaka backup", Role.CHILD_PROTECTION),
+    ), replaced=True)
+    assert report.summary("focal point", "focal points") == (
+        "2 focal points: 0 created, 0 updated, 2 unchanged, 2 deactivated\n"
+        "deactivated: National desk (child_protection)\n"
+        "deactivated: Ouaka backup (child_protection)"
+    )
+    with session_scope(app) as session:
+        rows = {(fp.phone, fp.role): fp for fp in session.scalars(select(FocalPoint))}
+        assert not rows[("+23670000001", Role.CHILD_PROTECTION)].active
+        assert rows[("+23670000001", Role.COORDINATOR)].active
+        backup = rows[("+23670000012", Role.CHILD_PROTECTION)]
+        assert not backup.active
+        assert sorted(loc.pcode for loc in backup.locations) == ["CF521", "CF522"]
+    assert counts(app) == (7, 4, 5)
+
+
+def test_without_replace_nobody_is_deactivated_and_the_summary_is_as_before(
+    app: Flask, tmp_path: Path
+) -> None:
+    load_locations(app, write(tmp_path, PLACES, "places.csv"))
+    load_focal_points(app, write(tmp_path, PEOPLE))
+
+    report = load_focal_points(app, write(tmp_path, "\n".join(PEOPLE.splitlines()[:2])))
+
+    assert report == ImportReport(0, 0, 1)
+    assert report.summary("focal point", "focal points") == (
+        "1 focal point: 0 created, 0 updated, 1 unchanged"
+    )
+    with session_scope(app) as session:
+        assert all(session.scalars(select(FocalPoint.active)))
+
+
+def test_deactivate_phone_takes_every_active_role_and_the_import_brings_them_back(
+    app: Flask, tmp_path: Path
+) -> None:
+    load_locations(app, write(tmp_path, PLACES, "places.csv"))
+    text = PEOPLE + "National desk,+23670000001,UNICEF,M,fr,CF,*,coordinator,primary\n"
+    load_focal_points(app, write(tmp_path, text))
+    phone = normalise_phone(" +236 7000 0001 ")
+    assert phone == "+23670000001"
+    assert normalise_phone("0023670000001") is None
+
+    with session_scope(app) as session:
+        assert [str(who) for who in deactivate_phone(session, phone)] == [
+            "National desk (child_protection)", "National desk (coordinator)"]
+        assert deactivate_phone(session, phone) == []
+        session.commit()
+
+    assert load_focal_points(app, write(tmp_path, text)) == ImportReport(0, 2, 2)
+    with session_scope(app) as session:
+        assert all(session.scalars(select(FocalPoint.active)))
+
+
+def test_roster_warnings_name_the_highest_areas_without_conduct_coverage(
+    app: Flask, tmp_path: Path
+) -> None:
+    load_locations(app, write(tmp_path, PLACES, "places.csv"))
+    triage = "Triage,+23670000099,UNICEF,F,fr,CF,*,triage,primary\n"
+    bambari = "Conduct,+23670000021,OIOS,F,fr,CF521,*,conduct,primary\n"
+    load_focal_points(app, write(tmp_path, PEOPLE + triage + bambari))
+
+    with session_scope(app) as session:
+        assert roster_warnings(session) == [
+            "complaints about personnel from 4 areas reach no active conduct focal point: "
+            "République centrafricaine (CF) itself, Haute-Kotto (CF61), Ouaka (CF52) itself, "
+            "Ippy (CF522)"
+        ]
+        # A national conduct focal point covers everything, below included.
+        national = "Conduct national,+23670000022,OIOS,F,fr,CF,*,conduct,backup\n"
+        import_focal_points(session, [
+            dict(zip(FOCAL_POINTS_HEADER.split(","), line.split(","), strict=True))
+            for line in national.strip().splitlines()
+        ])
+        assert roster_warnings(session) == []
+        # Inactive focal points cover nothing.
+        deactivate_phone(session, "+23670000022")
+        deactivate_phone(session, "+23670000099")
+        warnings = roster_warnings(session)
+        assert warnings[0].startswith("no active focal point has the triage role")
+        assert warnings[1].startswith("complaints about personnel from 4 areas")
+
+
+def test_roster_warnings_name_ten_areas_at_most(app: Flask, tmp_path: Path) -> None:
+    places = LOCATIONS_HEADER + "\nZZ,Country,\n" + "".join(
+        f"ZZ{i:02d},Province {i:02d},ZZ\n" for i in range(14)
+    )
+    load_locations(app, write(tmp_path, places, "places.csv"))
+    people = (FOCAL_POINTS_HEADER + "\n"
+              "Triage,+23670000099,UNICEF,F,fr,ZZ,*,triage,primary\n"
+              "Conduct,+23670000021,OIOS,F,fr,ZZ00,*,conduct,primary\n")
+    load_focal_points(app, write(tmp_path, people))
+
+    with session_scope(app) as session:
+        [warning] = roster_warnings(session)
+
+    assert warning.startswith("complaints about personnel from 14 areas reach no active conduct "
+                              "focal point: Country (ZZ) itself, Province 01 (ZZ01), ")
+    assert warning.endswith("Province 09 (ZZ09) and 4 more")

@@ -13,10 +13,14 @@ from sqlalchemy.orm import Session
 
 from gateway import create_app
 from gateway.directory.imports import (
+    PHONE_FORM,
     ImportFailed,
     ImportReport,
+    deactivate_phone,
     import_focal_points,
     import_locations,
+    normalise_phone,
+    roster_warnings,
 )
 from gateway.storage.db import get_engine, session_scope
 from gateway.storage.migrate import upgrade
@@ -45,14 +49,25 @@ def _fail(name: str, error: ImportFailed) -> NoReturn:
     raise SystemExit(1)
 
 
-def _import_one(file: IO[bytes], importer: Importer, singular: str, plural: str) -> None:
+def _warn(warnings: list[str]) -> None:
+    """Print what the roster leaves uncovered to stderr: advice, never a failure."""
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
+
+
+def _import_one(
+    file: IO[bytes], importer: Importer, singular: str, plural: str, *, roster: bool = False
+) -> None:
+    """Import one file, all or nothing, and print its summary (a roster: and its gaps)."""
     with _database() as (_app, session):
         try:
             report = importer(session, file)
         except ImportFailed as error:
             _fail(file.name, error)
+        warnings = roster_warnings(session) if roster else []
         session.commit()
     click.echo(report.summary(singular, plural))
+    _warn(warnings)
 
 
 @click.group()
@@ -73,10 +88,40 @@ def focal_points() -> None:
 
 
 @focal_points.command("import")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="The file is the whole roster: deactivate every focal point it leaves out.",
+)
 @click.argument("file", type=click.File("rb"))
-def import_focal_points_command(file: IO[bytes]) -> None:
-    """Create or update focal points from a CSV file (see README for the columns)."""
-    _import_one(file, import_focal_points, "focal point", "focal points")
+def import_focal_points_command(file: IO[bytes], replace: bool) -> None:
+    """Create, update or reactivate focal points from a CSV file (see README for the columns)."""
+
+    def importer(session: Session, source: IO[bytes]) -> ImportReport:
+        return import_focal_points(session, source, replace=replace)
+
+    _import_one(file, importer, "focal point", "focal points", roster=True)
+
+
+@focal_points.command("deactivate")
+@click.argument("phone")
+def deactivate_focal_point_command(phone: str) -> None:
+    """Deactivate every role of a phone number: it receives nothing and may act on nothing."""
+    # The number is never echoed back: terminal output ends up in logs.
+    number = normalise_phone(phone)
+    if number is None:
+        click.echo(f"Nothing deactivated: the {PHONE_FORM}, e.g. +23670000001.", err=True)
+        raise SystemExit(1)
+    with _database() as (_app, session):
+        deactivated = deactivate_phone(session, number)
+        warnings = roster_warnings(session) if deactivated else []
+        session.commit()
+    if not deactivated:
+        click.echo("Nothing deactivated: no active focal point has that number.", err=True)
+        raise SystemExit(1)
+    for who in deactivated:
+        click.echo(f"deactivated: {who}")
+    _warn(warnings)
 
 
 @click.command("seed-demo", short_help="Load a small demo deployment (safe to run twice).")
@@ -110,9 +155,11 @@ def seed_demo(force: bool) -> None:
                 except ImportFailed as error:
                     _fail(f"demo/{filename}", error)
             summaries.append(report.summary(singular, plural))
+        warnings = roster_warnings(session)
         session.commit()
     for line in summaries:
         click.echo(line)
+    _warn(warnings)
 
 
 COMMANDS = [locations, focal_points, seed_demo]

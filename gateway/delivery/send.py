@@ -37,6 +37,8 @@ log = logging.getLogger(__name__)
 
 CLAIMABLE = (OutboxStatus.QUEUED, OutboxStatus.RETRYING)
 NOT_SENT_ERROR = "not sent: no provider configured"
+# A focal point deactivated after their message was queued: it is never sent.
+RECIPIENT_DEACTIVATED = "recipient deactivated"
 # Seconds a send waiting its turn stays away: at least a little (no busy loop), at most a
 # while, then it checks its place again (the sweep leaves alone a row touched within a minute).
 MIN_WAIT, MAX_WAIT = 0.2, 30.0
@@ -105,10 +107,32 @@ _COMPOSE_LOAD = (
 
 
 def _prepare(app: Flask, outbox_id: int) -> _Outgoing | None:
-    """Read the row and write its SMS, unless it is gone, final, or taken by another run."""
+    """Read the row and write its SMS, unless it is gone, final, taken, or its recipient left."""
     with session_scope(app) as session:
         row = session.get(OutboxMessage, outbox_id, options=_COMPOSE_LOAD)
         if row is None or row.status not in CLAIMABLE:
+            return None
+        if row.focal_point is not None and not row.focal_point.active:
+            # Deactivated since it was queued: never sent. Failed like a delivery that did not
+            # reach them, once (another run may be here too), so escalation moves on at once.
+            failed = session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == outbox_id, OutboxMessage.status.in_(CLAIMABLE),
+                       OutboxMessage.attempts == row.attempts)
+                .values(status=OutboxStatus.FAILED, last_error=RECIPIENT_DEACTIVATED)
+                .execution_options(synchronize_session=False)
+            ).rowcount == 1
+            case_id = row.case_id
+            if failed and case_id is not None:
+                session.add(CaseEvent(case_id=case_id, kind=CaseEventKind.SMS_FAILED, detail={
+                    "outbox_id": outbox_id, "focal_point_id": row.focal_point_id,
+                    "reason": RECIPIENT_DEACTIVATED,
+                }))
+            session.commit()
+            stage = next_stage(session, case_id) if failed and case_id is not None else None
+            log.warning("outbox %s failed: %s", outbox_id, RECIPIENT_DEACTIVATED)
+            if stage is not None and case_id is not None:
+                escalate_now(app, case_id, stage)
             return None
         try:
             composed = _compose(app, row)

@@ -1,8 +1,10 @@
-"""Deployment data from CSV files: the location hierarchy and the focal points.
+"""Deployment data from CSV files: the location hierarchy and the focal points (the roster).
 
 Each import is all-or-nothing: every row is checked before anything is written, and a file with
 any bad row raises `ImportFailed` listing each problem with its CSV line number (the header is
 line 1). Writes go into the caller's session, flushed but not committed: the caller commits.
+A focal point who leaves is deactivated, never deleted (their cases' history names them):
+by a whole-roster import (`replace=True`) that leaves them out, or by phone number.
 """
 
 from __future__ import annotations
@@ -21,7 +23,16 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from gateway.errors import GatewayError, ImportRowError
-from gateway.storage.models import CATEGORIES, FocalPoint, Gender, Level, Location, Role, utcnow
+from gateway.storage.models import (
+    CATEGORIES,
+    FocalPoint,
+    FocalPointLocation,
+    Gender,
+    Level,
+    Location,
+    Role,
+    utcnow,
+)
 
 LOCATION_COLUMNS = ("pcode", "name", "parent_pcode")
 FOCAL_POINT_COLUMNS = (
@@ -47,14 +58,31 @@ PCODE = re.compile(r"[A-Za-z0-9_.\-]+")
 
 CsvSource = str | os.PathLike[str] | IO[str] | IO[bytes] | Iterable[Mapping[str, Any]]
 
+# Areas named at most in a warning; the rest are counted.
+MAX_AREAS_NAMED = 10
+
+
+@dataclass(frozen=True)
+class Deactivated:
+    """A focal point row made inactive: only their name and role, never their number."""
+
+    name: str
+    role: Role
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.role.value})"
+
 
 @dataclass(frozen=True)
 class ImportReport:
-    """How many rows of a file were created, updated or left unchanged."""
+    """How many rows of a file were created, updated or left unchanged; who was deactivated."""
 
     created: int = 0
     updated: int = 0
     unchanged: int = 0
+    # A whole-roster import: those it left out, made inactive (`replaced` says it was one).
+    deactivated: tuple[Deactivated, ...] = ()
+    replaced: bool = False
 
     @property
     def total(self) -> int:
@@ -62,11 +90,17 @@ class ImportReport:
         return self.created + self.updated + self.unchanged
 
     def summary(self, singular: str, plural: str) -> str:
-        """Return one line such as '12 locations: 10 created, 2 updated, 0 unchanged'."""
+        """Return '12 locations: 10 created, 2 updated, 0 unchanged' (+ who was deactivated)."""
         noun = singular if self.total == 1 else plural
-        return (
+        line = (
             f"{self.total} {noun}: {self.created} created, {self.updated} updated, "
             f"{self.unchanged} unchanged"
+        )
+        if not self.replaced:
+            return line
+        return "\n".join(
+            [f"{line}, {len(self.deactivated)} deactivated"]
+            + [f"deactivated: {who}" for who in self.deactivated]
         )
 
 
@@ -383,15 +417,23 @@ def _choices(values: Iterable[str]) -> str:
     return ", ".join(values)
 
 
+PHONE_FORM = "phone is not in E.164 form (+ and 8-15 digits)"
+
+
+def normalise_phone(value: str) -> str | None:
+    """Return a focal point's number as stored (E.164, spaces removed), or None if it is not."""
+    phone = "".join(value.split())
+    return phone if PHONE.fullmatch(phone) else None
+
+
 def _check_phone(row: _Row, problems: _Problems) -> str | None:
     # Never echo the number itself: error text ends up in terminals and logs.
-    phone = "".join(row.values["phone"].split())
-    if not phone:
+    if not row.values["phone"].strip():
         problems.add(row.line, "phone is empty")
         return None
-    if not PHONE.fullmatch(phone):
-        problems.add(row.line, "phone is not in E.164 form (+ and 8-15 digits)")
-        return None
+    phone = normalise_phone(row.values["phone"])
+    if phone is None:
+        problems.add(row.line, PHONE_FORM)
     return phone
 
 
@@ -516,8 +558,10 @@ def _person_fields(person: _Person) -> dict[str, Any]:
     }
 
 
-def import_focal_points(session: Session, file: CsvSource) -> ImportReport:
-    """Create or update focal points and replace their coverage, keyed by (phone, role)."""
+def import_focal_points(
+    session: Session, file: CsvSource, *, replace: bool = False
+) -> ImportReport:
+    """Create or update focal points keyed by (phone, role); `replace`: deactivate the rest."""
     problems = _Problems()
     rows = _read_rows(file, FOCAL_POINT_COLUMNS, problems)
     known = set(session.scalars(select(Location.pcode)))
@@ -534,6 +578,11 @@ def import_focal_points(session: Session, file: CsvSource) -> ImportReport:
         first_line[key] = row.line
         people.append(person)
     problems.raise_if_any()
+    if replace and not people:
+        raise ImportFailed([ImportRowError(
+            1, "the file lists no focal point: as the whole roster it would deactivate everyone "
+            "(to deactivate one person: gateway focal-points deactivate PHONE)",
+        )])
 
     needed = {code for person in people for code in person.pcodes}
     locations = {
@@ -567,5 +616,95 @@ def import_focal_points(session: Session, file: CsvSource) -> ImportReport:
         focal_point.locations = coverage
         focal_point.updated_at = utcnow()
         updated += 1
+    deactivated: list[Deactivated] = []
+    if replace:
+        # The file is the whole roster: whoever it leaves out no longer receives nor acts.
+        absent = [fp for key, fp in existing.items() if key not in first_line and fp.active]
+        deactivated = _deactivate(sorted(absent, key=lambda fp: fp.id))
     _flush(session)
-    return ImportReport(created, updated, unchanged)
+    return ImportReport(created, updated, unchanged, tuple(deactivated), replace)
+
+
+def _deactivate(focal_points: Iterable[FocalPoint]) -> list[Deactivated]:
+    """Make focal point rows inactive (their coverage is kept for a re-import); return who."""
+    deactivated = []
+    for focal_point in focal_points:
+        focal_point.active = False
+        focal_point.updated_at = utcnow()
+        deactivated.append(Deactivated(focal_point.name, focal_point.role))
+    return deactivated
+
+
+def deactivate_phone(session: Session, phone: str) -> list[Deactivated]:
+    """Deactivate every active role of a normalised phone number; return who (empty: nobody)."""
+    rows = session.scalars(
+        select(FocalPoint)
+        .where(FocalPoint.phone == phone, FocalPoint.active.is_(True))
+        .order_by(FocalPoint.id)
+    )
+    deactivated = _deactivate(rows)
+    _flush(session)
+    return deactivated
+
+
+# What the roster leaves uncovered
+
+
+def roster_warnings(session: Session) -> list[str]:
+    """Return what the active roster leaves uncovered: no triage role, areas without conduct."""
+    roles = set(session.scalars(
+        select(FocalPoint.role).where(FocalPoint.active.is_(True)).distinct()
+    ))
+    warnings = []
+    if Role.TRIAGE not in roles:
+        warnings.append(
+            "no active focal point has the triage role: an SMS no flow understands reaches "
+            "nobody unless a focal point covers its sender's last known place"
+        )
+    if Role.CONDUCT not in roles:
+        warnings.append(
+            "no active focal point has the conduct role: complaints about personnel reach nobody"
+        )
+        return warnings
+    areas = _uncovered_areas(session, Role.CONDUCT)
+    if areas:
+        named = ", ".join(areas[:MAX_AREAS_NAMED])
+        more = len(areas) - MAX_AREAS_NAMED
+        warnings.append(
+            f"complaints about personnel from {len(areas)} area{'s' if len(areas) != 1 else ''} "
+            f"reach no active conduct focal point: {named}"
+            + (f" and {more} more" if more > 0 else "")
+        )
+    return warnings
+
+
+def _uncovered_areas(session: Session, role: Role) -> list[str]:
+    """Name the highest areas no active focal point of the role covers (there or above)."""
+    places = list(session.execute(
+        select(Location.id, Location.pcode, Location.name, Location.parent_id)
+        .order_by(Location.depth, Location.name)
+    ))
+    parent_of = {place.id: place.parent_id for place in places}
+    direct = set(session.scalars(
+        select(FocalPointLocation.location_id)
+        .join(FocalPoint, FocalPoint.id == FocalPointLocation.focal_point_id)
+        .where(FocalPoint.active.is_(True), FocalPoint.role == role)
+    ))
+    covered: set[int] = set()
+    for place in places:  # parents first: a location covers everything below it
+        if place.id in direct or place.parent_id in covered:
+            covered.add(place.id)
+    # Uncovered places above a covered one: only their own level is missed ("itself"), which
+    # for a top-level place includes complaints whose place the caller did not know.
+    partly: set[int] = set()
+    for place_id in covered:
+        parent = parent_of.get(place_id)
+        while parent is not None and parent not in covered and parent not in partly:
+            partly.add(parent)
+            parent = parent_of.get(parent)
+    # Below a wholly uncovered place everything is uncovered: naming the place says it all.
+    return [
+        f"{place.name} ({place.pcode})" + (" itself" if place.id in partly else "")
+        for place in places
+        if place.id not in covered and (place.parent_id is None or place.parent_id in partly)
+    ]
