@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -69,6 +70,9 @@ def serve(host: str, port: int | None) -> None:
                 "GATEWAY_SECRET_KEY": app.config["SECRET_KEY"],
                 "GATEWAY_ENCRYPTION_KEYS": ",".join(app.config["ENCRYPTION_KEYS"]),
                 "GATEWAY_DATA_DIR": app.config["DATA_DIR"],
+                # The worker serves no webhook, but with DATABASE_URL set it starts only with a
+                # token: the web's own, or (embedded default, none set) one that guards nothing.
+                "GATEWAY_WEBHOOK_TOKEN": app.config["WEBHOOK_TOKEN"] or secrets.token_urlsafe(32),
             }
         )
         worker = subprocess.Popen([sys.executable, "-m", "gateway", "worker"], env=env)
