@@ -280,7 +280,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "LOCALES_DIR": locales_dir,
         "USSD_SESSION_TTL": env.whole("GATEWAY_USSD_SESSION_TTL", 300, seconds, minimum=1),
         "RESUME_WINDOW": env.whole(
-            "GATEWAY_RESUME_WINDOW", 600, f"{seconds}, 0 to turn the offer off", minimum=0
+            "GATEWAY_RESUME_WINDOW", 300, f"{seconds}, 0 to turn the offer off", minimum=0
         ),
         "SEND_RETRY_DELAYS": env.items(
             "GATEWAY_SEND_RETRY_DELAYS",

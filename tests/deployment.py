@@ -88,3 +88,23 @@ def standard(app: Flask) -> None:
         app, name="National CP", phone=NATIONAL_PHONE, pcodes=["CF"], languages=["fr"],
         gender=Gender.MALE,
     )
+
+
+TRIAGE_PHONE = "+23670000099"
+OUAKA_TRIAGE_PHONE = "+23670000091"
+OUAKA_TRIAGE_BACKUP_PHONE = "+23670000092"
+
+
+def add_triage(
+    app: Flask, phone: str = TRIAGE_PHONE, pcodes: Sequence[str] = ("CF",), *,
+    name: str = "Triage desk", level: Level = Level.PRIMARY,
+) -> int:
+    """Write one focal point with the `triage` role (national unless told); its id."""
+    return add_focal_point(app, name=name, phone=phone, pcodes=list(pcodes), level=level,
+                           role=Role.TRIAGE)
+
+
+def with_triage(app: Flask) -> None:
+    """The standard deployment and a national triage desk (SMS no flow understood)."""
+    standard(app)
+    add_triage(app)

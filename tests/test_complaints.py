@@ -52,7 +52,8 @@ def complain(client: FlaskClient, what: str = "Sexual abuse", when: str = "Today
     caller.dial()
     caller.choose("English")
     caller.choose("misconduct")
-    assert "anonymous" in caller.screen and "name anyone" in caller.screen
+    assert "confidential: we do not keep your number" in caller.screen
+    assert "name anyone" in caller.screen
     caller.choose("Continue")
     caller.choose(what)
     caller.choose("Peacekeeper")
@@ -165,7 +166,7 @@ def test_a_complaint_by_sms_goes_the_same_restricted_way(
     phone = Phone(client, at_api, run_jobs, number=CALLER)
     phone.send("LANGUAGE")
     phone.send("English")
-    assert "name anyone" in phone.send("3")  # "Report misconduct by personnel"
+    assert "confidential" in phone.send("3")  # "Report misconduct by personnel"
     for answer in ["1", "1", "1", "Ouaka", "Bambari", "2", "1", "5", "2"]:
         phone.send(answer)
     last = phone.send("1")

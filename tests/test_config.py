@@ -31,7 +31,7 @@ SETTINGS: dict[str, Setting] = {
     "GATEWAY_USSD_SESSION_TTL": Setting(
         "USSD_SESSION_TTL", 300, " 120 ", 120, ("abc", "", "0", "-5", "1.5")
     ),
-    "GATEWAY_RESUME_WINDOW": Setting("RESUME_WINDOW", 600, "0", 0, ("abc", "", "-1")),
+    "GATEWAY_RESUME_WINDOW": Setting("RESUME_WINDOW", 300, "0", 0, ("abc", "", "-1")),
     "GATEWAY_SEND_RETRY_DELAYS": Setting(
         "SEND_RETRY_DELAYS",
         [10.0, 60.0, 300.0, 900.0],

@@ -1,4 +1,4 @@
-"""The caller's language: chosen once, remembered for their pseudonym, changeable."""
+"""The caller's language: chosen on the first screen of every call, changeable."""
 
 from __future__ import annotations
 
@@ -41,21 +41,20 @@ def test_every_shipped_language_is_offered_on_the_first_screen(six: Flask) -> No
     assert [line.split(" ", 1)[1] for line in options[4:].splitlines()] == names
 
 
-def test_a_caller_who_chose_a_language_skips_the_choice_next_time(six: Flask) -> None:
+def test_a_caller_who_chose_a_language_is_asked_again_next_time(six: Flask) -> None:
+    """No screen shows that a phone was used before: the language choice comes first, always."""
+    never_seen = Caller(six.test_client(), phone="+23670002222").dial()
     first = Caller(six.test_client(), phone="+23670001111")
-    first.dial()
+    assert first.dial() == never_seen
     first.choose("English")
     assert "Report a child in danger" in first.screen
 
     again = Caller(six.test_client(), phone="+23670001111")
-    screen = again.dial()
-    assert screen.startswith("CON What would you like to do?")
-    assert "Français" not in screen
-    # Someone else, on another phone, still chooses.
-    assert "Français" in Caller(six.test_client(), phone="+23670002222").dial()
+    assert again.dial() == never_seen
+    assert again.choose("English").startswith("CON What would you like to do?")
 
 
-def test_the_language_is_changed_from_the_main_menu_and_kept(six: Flask) -> None:
+def test_the_language_is_changed_from_the_main_menu(six: Flask) -> None:
     caller = Caller(six.test_client(), phone="+23670003333")
     caller.dial()
     caller.choose("English")
@@ -64,11 +63,19 @@ def test_the_language_is_changed_from_the_main_menu_and_kept(six: Flask) -> None
     caller.choose("Français")
     assert caller.screen.startswith("CON Que voulez-vous faire ?")
 
-    screen = Caller(six.test_client(), phone="+23670003333").dial()
-    assert screen.startswith("CON Que voulez-vous faire ?")
+    again = Caller(six.test_client(), phone="+23670003333")
+    assert "Français" in again.dial() and "Que voulez" not in again.screen
     with session_scope(six) as session:
         languages = session.scalars(select(Reporter.language)).all()
-    assert languages == ["fr"]  # one row for the pseudonym, no number
+    assert languages == ["fr"]  # kept for SMS replies: one row for the pseudonym, no number
+
+
+def test_a_dial_string_answers_the_language_choice(six: Flask) -> None:
+    """*384*1234*2# arrives as text "2" on the first hop: English chosen, the main menu shown."""
+    caller = Caller(six.test_client(), phone="+23670004444")
+    caller.inputs.append("2")
+    assert caller.post("2").startswith("CON What would you like to do?")
+    assert caller.press("1").startswith("CON Your report goes to")
 
 
 @pytest.mark.parametrize("lang", LANGUAGES)

@@ -1,4 +1,8 @@
-"""A caller cut off in a report dials again: offered to continue where they were, once."""
+"""A caller cut off in a report dials again: once their language is chosen, offered to continue.
+
+The first screen is the language choice, as for a number never seen; the offer says nothing of
+the report and lasts five minutes; a resumed session adds to a routed case, never overwrites it.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +22,7 @@ from tests.conftest import StandInAPI
 from tests.test_ussd import reference_in
 from tests.test_ussd_events import PHONE, all_cases, cut_after_place, end_session
 
-CONTINUE = "Continue my report"
+CONTINUE = "Continue"
 START_AGAIN = "Start again"
 
 
@@ -41,7 +45,15 @@ def finish_report(caller: Caller) -> str:
 
 
 def offered(screen: str) -> bool:
-    return CONTINUE in screen and START_AGAIN in screen
+    return "cut off" in screen and CONTINUE in screen and START_AGAIN in screen
+
+
+def redial(client: FlaskClient, phone: str = PHONE, language: str = "English") -> Caller:
+    """Dial again: the language choice first, as for a number never seen; then choose one."""
+    caller = Caller(client, phone=phone)
+    assert caller.dial() == Caller(client, phone="+243970009876").dial()
+    caller.choose(language)
+    return caller
 
 
 def resume_records(app: Flask) -> list[bytes]:
@@ -67,8 +79,8 @@ def test_continue_completes_the_same_case_and_notifies_only_who_it_adds(
     [first] = at_api.messages
     assert first["form"]["to"] == deployment.OUAKA_PHONE  # sex not known yet: no woman needed
 
-    again = Caller(client, phone=PHONE)
-    assert offered(again.dial())
+    again = redial(client)
+    assert offered(again.screen)
     assert again.choose(CONTINUE) == cut_screen  # the screen where the call was cut
     end = finish_report(again)
 
@@ -97,8 +109,7 @@ def test_completing_routes_again_without_sending_twice(
     deployment.standard(app)  # the Ouaka primary is a woman: completing adds nobody
     cut_and_end(client)
     run_jobs()
-    again = Caller(client, phone=PHONE)
-    again.dial()
+    again = redial(client)
     again.choose(CONTINUE)
     finish_report(again)
     assert again.post(again.text) == again.screen  # a repeated last hop
@@ -116,36 +127,46 @@ def test_start_again_goes_to_the_main_menu_and_keeps_the_partial_alert(
 ) -> None:
     deployment.standard(app)
     cut_and_end(client)
-    again = Caller(client, phone=PHONE)
-    again.dial()
+    again = redial(client)
     again.choose(START_AGAIN)
     assert "What would you like to do" in again.screen
     [case] = all_cases(app)
     assert case.partial
-    third = Caller(client, phone=PHONE)
-    assert "What would you like to do" in third.dial()  # no offer any more
+    third = redial(client)
+    assert "What would you like to do" in third.screen  # no offer any more
 
 
 def test_a_wrong_key_on_the_offer_shows_it_again(app: Flask, client: FlaskClient) -> None:
     deployment.standard(app)
     cut_and_end(client)
-    again = Caller(client, phone=PHONE)
-    again.dial()
+    again = redial(client)
     screen = again.press("7")
     assert offered(screen) and "Choose a number" in screen
 
 
-def test_no_offer_after_ten_minutes(app: Flask, client: FlaskClient) -> None:
-    deployment.standard(app)
-    cut_and_end(client)
+def cut_ago(app: Flask, seconds: float) -> None:
+    """Move the kept record's time back, as if the call had been cut that long ago."""
     redis = app.extensions["redis"]
     [key] = resume_records(app)
     record = json.loads(redis.get(key))
-    record["saved_at"] = time.time() - 601  # cut off ten minutes and a second ago
+    record["saved_at"] = time.time() - seconds
     redis.set(key, json.dumps(record), keepttl=True)
 
-    again = Caller(client, phone=PHONE)
-    assert not offered(again.dial())
+
+def test_offered_within_five_minutes(app: Flask, client: FlaskClient) -> None:
+    deployment.standard(app)
+    cut_and_end(client)
+    cut_ago(app, 290)
+    assert offered(redial(client).screen)
+
+
+def test_no_offer_after_five_minutes(app: Flask, client: FlaskClient) -> None:
+    assert app.config["RESUME_WINDOW"] == 300
+    deployment.standard(app)
+    cut_and_end(client)
+    cut_ago(app, 301)  # cut off five minutes and a second ago
+    again = redial(client)
+    assert not offered(again.screen)
     assert "What would you like to do" in again.screen
 
 
@@ -157,15 +178,14 @@ def test_the_window_is_a_setting(
     deployment.standard(app)
     cut_and_end(client)
     assert len(all_cases(app)) == 1  # still saved and routed, only not offered
-    assert not offered(Caller(client, phone=PHONE).dial())
+    assert not offered(redial(client).screen)
 
 
 def test_no_offer_to_another_phone(app: Flask, client: FlaskClient) -> None:
     deployment.standard(app)
     cut_and_end(client)
-    other = Caller(client, phone="+243970005678")
-    assert not offered(other.dial())
-    assert offered(Caller(client, phone=PHONE).dial())
+    assert not offered(redial(client, phone="+243970005678").screen)
+    assert offered(redial(client).screen)
 
 
 def test_cut_again_after_continuing_keeps_one_case(
@@ -173,13 +193,11 @@ def test_cut_again_after_continuing_keeps_one_case(
 ) -> None:
     deployment.standard(app)
     cut_and_end(client)
-    second = Caller(client, phone=PHONE)
-    second.dial()
+    second = redial(client)
     second.choose(CONTINUE)
     second.press("2")  # two or three children, then cut again
     end_session(client, second, "Failed")
-    third = Caller(client, phone=PHONE)
-    third.dial()
+    third = redial(client)
     assert "Are they girls or boys" in third.choose(CONTINUE)
     third.press("1")
     third.press("1")
@@ -205,8 +223,62 @@ def test_french_caller_continues_in_french(app: Flask, client: FlaskClient) -> N
     caller.choose("Bambari")
     cut_screen = caller.screen
     end_session(client, caller)
-    again = Caller(client, phone=PHONE)
-    again.dial()
+    again = redial(client, language="Français")
+    assert offered_fr(again.screen)
     again.press("1")
     assert again.screen == cut_screen
     assert all_cases(app)[0].language == "fr"
+
+
+def offered_fr(screen: str) -> bool:
+    return "coupé" in screen and "Continuer" in screen and "Recommencer" in screen
+
+
+# Words of the report, of its place, or that it was a report at all: none on the offer.
+REPORT_WORDS = {
+    "English": ["report", "alert", "recruit", "armed", "child", "ouaka", "bambari", "danger"],
+    "Français": ["alerte", "signal", "recrut", "armé", "enfant", "ouaka", "bambari", "danger"],
+}
+
+
+def test_the_offer_comes_after_the_language_choice_and_says_nothing_of_the_report(
+    app: Flask, client: FlaskClient
+) -> None:
+    deployment.standard(app)
+    cut_and_end(client)
+    for language, words in REPORT_WORDS.items():
+        screen = redial(client, language=language).screen  # the first screen: the languages
+        assert offered(screen) or offered_fr(screen)
+        assert not [word for word in words if word in screen.lower()], screen
+
+
+def test_a_resumed_session_keeps_the_answers_focal_points_were_sent(
+    app: Flask, client: FlaskClient, at_api: StandInAPI, run_jobs: Callable[..., None]
+) -> None:
+    deployment.standard(app)
+    cut_and_end(client)  # recruitment in Bambari, routed as a partial alert
+    run_jobs()
+    [sent] = [sms["form"]["message"] for sms in at_api.messages]
+    assert "recruit" in sent.lower() and "Bambari" in sent
+
+    again = redial(client)
+    again.choose(CONTINUE)
+    for _ in range(4):  # back to the category, to change what was already sent
+        if "What happened?" in again.screen:
+            break
+        again.press("0")
+    again.choose("Abducted")
+    again.choose("Ouaka")
+    again.choose("Bambari")
+    end = finish_report(again)
+    assert end.startswith("END ")
+    run_jobs()
+
+    [case] = all_cases(app)
+    assert not case.partial
+    assert case.category == "recruitment"  # as the focal points were sent it
+    assert case.location is not None and case.location.pcode == "CF521"
+    assert (case.children, case.sex, case.urgent) == ("2-3", "girls", True)  # were unknown
+    [completed] = [event for event in case.events if event.kind == "completed"]
+    assert completed.detail == {"added": ["children", "sex", "urgent"]}
+    assert [sms["form"]["message"] for sms in at_api.messages] == [sent]  # nothing resent

@@ -23,7 +23,7 @@ def walk_alert(caller: Caller, *, language: str = "English", urgent: str = "Yes"
     caller.dial()
     caller.choose(language)
     caller.press("1")  # the alert is the first entry of the main menu
-    caller.press("1")  # the screen saying who receives it and that it is anonymous
+    caller.press("1")  # the screen saying who receives it and that it is confidential
     caller.press("1")  # recruited or used by an armed group
     caller.choose("Ouaka")
     caller.choose("Bambari")
@@ -163,6 +163,37 @@ def test_dial_string_prefills_the_first_inputs(app: Flask, client: FlaskClient) 
     prefilled = Caller(client, phone="+243970009999")
     screen = prefilled.post(caller.text)
     assert screen == english_menu
+
+
+def test_a_number_that_reported_gets_the_language_choice_first_next_time(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Nothing on screen shows that a phone was used before: its first screen is everyone's."""
+    deployment.standard(app)
+    never_seen = Caller(client, phone="+243970008888").dial()
+    assert walk_alert(Caller(client)).startswith("END ")
+    again = Caller(client)
+    assert again.dial() == never_seen
+    assert again.choose("English").startswith("CON What would you like to do?")
+    # A dial string answering the language choice still works for that number.
+    assert Caller(client).post("2") == again.screen
+
+
+def test_a_returning_callers_lost_session_is_replayed_from_the_language_choice(
+    app: Flask, client: FlaskClient
+) -> None:
+    deployment.standard(app)
+    walk_alert(Caller(client))
+    caller = Caller(client)
+    caller.dial()
+    caller.choose("English")
+    caller.press("1")  # report a child in danger
+    caller.press("1")  # continue
+    assert "What happened?" in caller.screen
+    app.extensions["redis"].flushdb()  # the session's state is lost mid-call
+    caller.inputs.append("1")  # recruited: the hop carries every input since the first
+    replayed = caller.post(caller.text)
+    assert "Ouaka" in replayed, replayed
 
 
 def test_paging_a_long_list_of_places(app: Flask, client: FlaskClient) -> None:

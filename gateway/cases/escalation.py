@@ -3,7 +3,8 @@
 An urgent case not acknowledged within 30 minutes (sexual violence within 72 hours: 1 hour), any
 other within 24 hours, goes at stage 1 to the backups of those who received it, and one delay
 later at stage 2 to the coordinator of the area. A complaint never leaves the `conduct` role: its
-stage 2 is the conduct focal points of the next level up. A focal point whose SMS failed counts as
+stage 2 is the conduct focal points of the next level up; a case to triage (a sender's own words,
+maybe a complaint) likewise stays in the `triage` role. A focal point whose SMS failed counts as
 not reached: the next stage starts at once.
 
 Timers are scheduled jobs (workers.enqueue), one id per (case, stage); the stage itself is
@@ -65,20 +66,25 @@ def _next_level(levels: dict[int, list[FocalPoint]], notified: set[int]) -> list
     return []
 
 
+def _restricted(case: Case) -> bool:
+    """Tell whether a case escalates only within its own role: complaints, cases to triage."""
+    return case.kind == CaseKind.COMPLAINT or case.needs_triage
+
+
 def stage_recipients(
     session: Session, case: Case, stage: int, notified: set[int]
 ) -> list[FocalPoint]:
-    """Return who a stage adds: 1 the backups, 2 the area's coordinator (complaints: above)."""
+    """Return who a stage adds: 1 the backups, 2 the area's coordinator (restricted: above)."""
     chosen: list[FocalPoint] = []
     for role in roles_for(case):
         levels = levels_covering(session, case, role)
         if stage == 1:
             nearest = next((points for points in levels.values() if points), [])
             chosen += _unnotified(nearest, notified)
-        elif case.kind == CaseKind.COMPLAINT:
-            # Restricted: a complaint goes up its own role, never to coordinators.
+        elif _restricted(case):
+            # A complaint or a case to triage goes up its own role, never to coordinators.
             chosen += _next_level(levels, notified)
-    if stage == LAST_STAGE and case.kind != CaseKind.COMPLAINT:
+    if stage == LAST_STAGE and not _restricted(case):
         chosen += _next_level(levels_covering(session, case, Role.COORDINATOR), notified)
     unique: list[FocalPoint] = []
     for fp in chosen:

@@ -95,8 +95,9 @@ def may_act(session: Session, case: Case, points: Iterable[FocalPoint]) -> Focal
         if fp.id in routed and (case.kind != CaseKind.COMPLAINT
                                 or fp.role in (Role.CONDUCT, Role.ASSISTANCE)):
             return fp
-    if case.kind == CaseKind.COMPLAINT:
-        return None  # restricted: only conduct (and assistance) recipients
+    if case.kind == CaseKind.COMPLAINT or case.needs_triage:
+        # Restricted: a complaint to conduct (and assistance), a sender's own words to triage.
+        return None
     ids = {fp.id for fp in points if fp.role == Role.COORDINATOR}
     if ids:
         for level in levels_covering(session, case, Role.COORDINATOR).values():

@@ -136,21 +136,48 @@ def _existing(session: Session, key: str) -> Case | None:
 
 
 def complete_partial(session: Session, case: Case, submission: Submission) -> None:
-    """Complete a partial case with the answers of its resumed session, to be routed again."""
+    """Complete a partial case with the answers of its resumed session, to be routed again.
+
+    A partial case already routed keeps the answers its focal points were sent: the resumed
+    session only fills in what was not known, and an event names what it added.
+    """
     kind, category, urgent, answers = _classify(submission)
     pcode = submission.answers.get("location")
-    case.kind, case.category, case.answers = kind, category, answers or None
-    case.location_id = (
+    location_id = (
         session.scalar(select(Location.id).where(Location.pcode == pcode)) if pcode else None
     )
-    case.children = _answer(submission, "children")
-    case.sex = _answer(submission, "sex")
-    case.urgent = urgent
-    case.language = submission.language
+    children, sex = _answer(submission, "children"), _answer(submission, "sex")
+    routed = case.routed_at is not None or case.status != CaseStatus.NEW
+    if not routed:
+        case.kind, case.category, case.answers = kind, category, answers or None
+        case.location_id, case.children, case.sex, case.urgent = location_id, children, sex, urgent
+        case.language = submission.language
+        detail: dict[str, list[str]] = {}
+    else:
+        added: list[str] = []
+        if case.location_id is None and location_id is not None:
+            case.location_id = location_id
+            added.append("location")
+        if case.children == "unknown" and children != "unknown":
+            case.children = children
+            added.append("children")
+        if case.sex == "unknown" and sex != "unknown":
+            case.sex = sex
+            added.append("sex")
+        if case.urgent is None and urgent is not None:
+            case.urgent = urgent
+            added.append("urgent")
+        known = dict(case.answers or {})
+        for name, value in answers.items():
+            if known.get(name, "unknown") == "unknown" and value != "unknown":
+                known[name] = value
+                added.append(name)
+        case.answers = known or None
+        detail = {"added": added}
     case.partial = False
     # Routed again, so that focal points the fuller answers add receive it (once each).
     case.status = CaseStatus.NEW
-    case.events.append(CaseEvent(kind=CaseEventKind.COMPLETED, detail={}))
+    case.events.append(CaseEvent(kind=CaseEventKind.COMPLETED, detail=detail))
     session.commit()
 
 

@@ -116,6 +116,9 @@ ASSISTANCE_NEEDS = frozenset({"health", "safety", "psychosocial"})
 
 def roles_for(case: Case) -> list[Role]:
     """Return the roles a case is routed to: complaints only ever to `conduct` (and help)."""
+    if case.needs_triage:
+        # An SMS no flow understood may be a complaint about personnel: only `triage` reads it.
+        return [Role.TRIAGE]
     if case.kind == CaseKind.COMPLAINT:
         needs = (case.answers or {}).get("help_now")
         return [Role.CONDUCT, *([Role.ASSISTANCE] if needs in ASSISTANCE_NEEDS else [])]
@@ -149,13 +152,9 @@ def routing_plan(session: Session, case: Case) -> Plan:
     """Return the focal points a case goes to: per role, the nearest level, primaries first.
 
     Girls and sexual violence go to a woman where one covers the area with the same role: the
-    nearest one, in addition to those chosen; where none does, the plan says so.
+    nearest one, in addition to those chosen; where none does, the plan says so. A case to
+    triage (an SMS no flow understood) goes to the nearest `triage` focal points only.
     """
-    if case.needs_triage:
-        # An SMS no flow understood: the focal points of the reporter's last known place read
-        # it, else those whose role is to triage.
-        chosen = _nearest(levels_covering(session, case)) if case.location_id else []
-        return Plan(chosen or _nearest(levels_covering(session, case, Role.TRIAGE)))
     recipients: list[FocalPoint] = []
     no_woman = False
     for role in roles_for(case):
@@ -169,11 +168,19 @@ def routing_plan(session: Session, case: Case) -> Plan:
 FLOOD_WINDOW = timedelta(hours=1)
 
 
-def flood_count(session: Session, case: Case, limit: int) -> int | None:
+# Cases to triage from one sender paged one by one in an hour: the first only. The next one goes
+# out as the hour's summary (often the same person's second SMS, or a correction), the rest are
+# saved and flagged: a spoofed or rotating sender's free text pages the triage desk twice an
+# hour at most per sender number.
+TRIAGE_CASES_PER_HOUR = 1
+
+
+def flood_count(session: Session, case: Case, limit: int, *, triage: bool = False) -> int | None:
     """Return how many cases the case's reporter made in the hour up to it, when over `limit`.
 
     A reporter over the limit (a flood, or a phone in the wrong hands) still has every case
-    saved, but focal points are not paged for each one.
+    saved, but focal points are not paged for each one. Cases to triage and the others are
+    counted apart (`triage`): they reach different focal points.
     """
     if limit <= 0 or case.reporter_id is None:
         return None
@@ -182,6 +189,7 @@ def flood_count(session: Session, case: Case, limit: int) -> int | None:
         .select_from(Case)
         .where(
             Case.reporter_id == case.reporter_id,
+            Case.needs_triage.is_(triage),
             Case.id <= case.id,
             Case.created_at >= case.created_at - FLOOD_WINDOW,
         )
@@ -189,8 +197,18 @@ def flood_count(session: Session, case: Case, limit: int) -> int | None:
     return count if count > limit else None
 
 
+def _flood(session: Session, case: Case, limit: int) -> int | None:
+    """Return the count that holds a case back from paging: a flood, or a sender's triage cases."""
+    if case.needs_triage:
+        return flood_count(session, case, TRIAGE_CASES_PER_HOUR, triage=True)
+    return flood_count(session, case, limit)
+
+
 def _summary_sent_this_hour(session: Session, case: Case) -> bool:
-    """Tell whether a flood summary about this case's reporter went out within the hour."""
+    """Tell whether a flood summary about this case's reporter went out within the hour.
+
+    Cases to triage and the others have a summary each: they reach different focal points.
+    """
     if case.reporter_id is None:
         return False
     found = session.scalar(
@@ -198,6 +216,7 @@ def _summary_sent_this_hour(session: Session, case: Case) -> bool:
         .join(Case, Case.id == OutboxMessage.case_id)
         .where(
             Case.reporter_id == case.reporter_id,
+            Case.needs_triage.is_(case.needs_triage),
             OutboxMessage.purpose == OutboxPurpose.FLOOD_SUMMARY,
             OutboxMessage.created_at >= utcnow() - FLOOD_WINDOW,
         )
@@ -221,17 +240,21 @@ def _events(case: Case, plan: Plan, recipients: list[FocalPoint], flood: int | N
     """Return the history a routing adds to its case."""
     if flood:
         # Saved and visible, but focal points are not paged once per case of a flood.
-        return [CaseEvent(case_id=case.id, kind=CaseEventKind.FLAGGED_FLOOD,
-                          detail={"cases_last_hour": flood})]
-    events = [CaseEvent(case_id=case.id, kind=CaseEventKind.ROUTED,
-                        detail={"focal_point_ids": paged})]
-    if plan.no_woman:
+        detail: dict[str, object] = {"cases_last_hour": flood}
+        if case.needs_triage:
+            detail["triage"] = True  # grouped with the sender's other cases to triage
+        events = [CaseEvent(case_id=case.id, kind=CaseEventKind.FLAGGED_FLOOD, detail=detail)]
+    else:
+        events = [CaseEvent(case_id=case.id, kind=CaseEventKind.ROUTED,
+                            detail={"focal_point_ids": paged})]
+    if plan.no_woman and not flood:
         # Girls or sexual violence, and no woman covers it: coordinators see the gap.
         events.append(CaseEvent(case_id=case.id, kind=CaseEventKind.NO_WOMAN_AVAILABLE,
                                 detail={"category": case.category}))
-    if not recipients:
+    if not plan.recipients:
         events.append(CaseEvent(case_id=case.id, kind=CaseEventKind.NO_RECIPIENT, detail={
             "category": case.category, "location_id": case.location_id,
+            "roles": [str(role) for role in roles_for(case)],
         }))
     return events
 
@@ -241,13 +264,13 @@ def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
     case = session.get(Case, case_id)
     if case is None or case.status != CaseStatus.NEW:
         return None
-    flood = flood_count(session, case, flood_limit)
+    flood = _flood(session, case, flood_limit)
     plan = routing_plan(session, case)
     recipients = [] if flood else plan.recipients
     # A flood pages nobody case by case, but never nobody at all: once an hour per sender,
     # the latest case goes out as a summary (a real emergency can look like a flood).
     summary = bool(flood) and not _summary_sent_this_hour(session, case)
-    status = CaseStatus.ROUTED if recipients or flood else CaseStatus.UNASSIGNED
+    status = CaseStatus.ROUTED if plan.recipients else CaseStatus.UNASSIGNED
     # Only the run that moves the case out of NEW goes on: a concurrent run waits for this
     # row's lock, finds the status changed and stops here.
     claimed = session.execute(
@@ -281,10 +304,12 @@ def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
         log.info("case %s already routed by another run", case_id)
         return None
     if flood:
-        log.warning("case %s flagged: its reporter made %d cases within an hour", case_id, flood)
-    elif not recipients:
-        log.warning("case %s unassigned: nobody covers its place and category", case_id)
-    else:
+        log.warning("case %s flagged: its reporter made %d cases%s within an hour", case_id,
+                    flood, " to triage" if case.needs_triage else "")
+    if not plan.recipients:
+        log.warning("case %s unassigned: nobody of its role covers its place and category",
+                    case_id)
+    elif not flood:
         log.info("case %s routed to %d focal point(s)", case_id, len(rows))
     return Routed(case=case, outbox_ids=[row.id for row in rows], urgent=case.is_urgent,
                   escalate=bool(recipients) and not flood)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
@@ -13,40 +12,26 @@ from gateway.storage.models import Reporter, utcnow
 
 log = logging.getLogger(__name__)
 
-# Longer than any USSD session (about 180 s at most on the networks).
-SESSION_SPAN = timedelta(minutes=10)
+def remembered_language(pseudonym: str) -> str | None:
+    """Return the language this sender chose or reported in, or None, also if the database fails.
 
-
-def remembered_language(pseudonym: str, *, chosen_before: datetime | None = None) -> str | None:
-    """Return the language this caller chose (before a time), or None, also if the database fails.
-
-    A session whose state was lost is replayed from its first input: a language chosen during
-    that session must not be skipped then, or every later input would land on the wrong screen.
+    Only SMS replies use it (a conversation the sender starts); a USSD call always begins with
+    the language choice, so that no screen shows that a phone was used before.
     """
     try:
         with session_scope() as session:
-            row = session.execute(
-                select(Reporter.language, Reporter.language_chosen_at).where(
-                    Reporter.pseudonym == pseudonym
-                )
-            ).first()
+            language = session.scalar(
+                select(Reporter.language).where(Reporter.pseudonym == pseudonym)
+            )
     except SQLAlchemyError as exc:
-        # The caller can still choose their language on the first screen.
+        # The sender's keyword still gives a language.
         log.warning("remembered language not read: %s", type(exc).__name__)
         return None
-    if row is None:
-        return None
-    language, chosen_at = row
-    if chosen_before is not None and chosen_at is not None:
-        if chosen_at.tzinfo is None:  # SQLite gives naive UTC times back
-            chosen_at = chosen_at.replace(tzinfo=UTC)
-        if chosen_at >= chosen_before:
-            return None
     return language
 
 
 def remember_language(pseudonym: str, language: str) -> None:
-    """Keep the caller's chosen language, so later dials skip the choice."""
+    """Keep the language a reporter chose, for the replies to their later SMS."""
     for _ in range(2):
         try:
             with session_scope() as session:

@@ -69,7 +69,8 @@ def file_report(
     """Commit the case a finished report makes (once per key); raise SQLAlchemyError if refused.
 
     number: the reporter's phone, kept (encrypted) only when they asked for a follow-up SMS.
-    triage: a message no flow understood; a person reads it (sent to the reporter's last place).
+    triage: a message no flow understood; a triage focal point reads it (nearest the reporter's
+    last place).
     """
     case, created = create_case(session, submission, pseudonym=pseudonym, channel=channel,
                                 key=key, reference=reference)

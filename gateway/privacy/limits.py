@@ -66,6 +66,19 @@ def hit(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -
     return int(used) <= count
 
 
+def within(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -> bool:
+    """Tell whether `who` is still within a limit (COUNT, SECONDS), without counting a request."""
+    found = counter(name, who, limit)
+    if found is None:
+        return True
+    try:
+        used = get_redis(app).get(found.key)
+    except RedisError as exc:
+        log.warning("rate limit %s not read: %s", name, type(exc).__name__)
+        return True
+    return int(used or 0) <= found.count
+
+
 def caller_counter(pseudonym: str, kind: str, app: Flask | None = None) -> Limit | None:
     """Return a caller's rate counter, counted with the hop's session lock in one trip."""
     app = app or current_app

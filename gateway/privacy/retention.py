@@ -5,7 +5,14 @@ condition needs, and the setting that says how many days to keep. A rule whose t
 do not exist in this database is skipped, so a rule may be declared before its migration lands.
 Stored vocabularies are spelled from their enums (storage/models.py), never by hand. A deployment
 may add its own rule with `register_rule(PurgeRule(...))`. The worker runs `purge` on a schedule
-(workers.enqueue.schedule_purges); `gateway purge` runs it on demand.
+(workers.enqueue.schedule_purges); `gateway purge` runs it on demand. Rules run in order.
+
+Links between a pseudonym and its past (KEEP_REPORTER_LINK_DAYS, at least a day) are needed
+only by flood control (a reporter's cases of the last hour, cases/routing.py) and by STOP
+(numbers still kept and messages still pending for a pseudonym, cases/follow_up.py): older
+ones are erased, so a seized server links no number to an older case, place or message. A
+reporter not seen for that long is forgotten whole (their remembered language too): if they
+call again they are new.
 """
 
 from __future__ import annotations
@@ -20,14 +27,16 @@ from redis.exceptions import RedisError
 from sqlalchemy import DateTime, bindparam, inspect, text
 
 from gateway.storage.db import get_engine
-from gateway.storage.models import InboundStatus, OutboxStatus, utcnow
+from gateway.storage.models import InboundStatus, OutboxPurpose, OutboxStatus, utcnow
 from gateway.storage.redis import get_redis
 
 log = logging.getLogger(__name__)
 
 # Redis keys that must always expire; one left without an expiry (a crash between two
 # commands, an old version) is removed by the purge.
-EXPIRING_KEYS = ("ussd:session:*", "gateway:limit:*")
+EXPIRING_KEYS = (
+    "ussd:session:*", "ussd:resume:*", "sms:conversation:*", "sms:notice:*", "gateway:limit:*"
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +65,8 @@ def _among(column: str, *members: enum.StrEnum) -> str:
 
 FINAL_OUTBOX = _among("status", OutboxStatus.SENT, OutboxStatus.FAILED, OutboxStatus.NOT_SENT)
 READ_INBOUND = _among("status", InboundStatus.PROCESSED, InboundStatus.FAILED)
+TO_REPORTER = _among("purpose", OutboxPurpose.REPORTER_REPLY, OutboxPurpose.REPORTER_ACK)
+LINKS = "KEEP_REPORTER_LINK_DAYS"
 
 RULES: list[PurgeRule] = [
     PurgeRule(
@@ -88,6 +99,73 @@ RULES: list[PurgeRule] = [
         requires=("status", "received_at"),
         where=f"{READ_INBOUND} AND COALESCE(processed_at, received_at) < :cutoff",
         keep_days_setting="KEEP_OUTBOX_DAYS",
+    ),
+    # Reporter links, oldest first: cases, then what only pointed to them.
+    PurgeRule(
+        name="reporter links of old cases",
+        table="cases",
+        # source_key digests the provider's session id, which the provider links to a number.
+        clear=("reporter_id", "source_key"),
+        requires=("created_at",),
+        where="created_at < :cutoff",
+        keep_days_setting=LINKS,
+    ),
+    PurgeRule(
+        name="reporters not seen within the link period",
+        table="reporters",
+        delete=True,
+        requires=("last_seen_at",),
+        where="last_seen_at < :cutoff AND NOT EXISTS"
+              " (SELECT 1 FROM cases WHERE cases.reporter_id = reporters.id)",
+        keep_days_setting=LINKS,
+    ),
+    PurgeRule(
+        name="reporters' places of unlinked cases",
+        table="reporters",
+        clear=("last_location_id",),
+        where="NOT EXISTS (SELECT 1 FROM cases WHERE cases.reporter_id = reporters.id"
+              " AND cases.location_id = reporters.last_location_id)",
+    ),
+    PurgeRule(
+        name="reporters' first-seen times",
+        table="reporters",
+        clear=("created_at",),
+        where="created_at < :cutoff",
+        keep_days_setting=LINKS,
+    ),
+    PurgeRule(
+        name="reporters' old language choices",
+        table="reporters",
+        clear=("language_chosen_at",),
+        where="language_chosen_at < :cutoff",
+        keep_days_setting=LINKS,
+    ),
+    PurgeRule(
+        name="incoming SMS past the link period",
+        table="inbound_messages",
+        delete=True,
+        requires=("status", "received_at"),
+        where=f"{READ_INBOUND} AND received_at < :cutoff",
+        keep_days_setting=LINKS,
+    ),
+    PurgeRule(
+        name="reporter links of old messages to reporters",
+        table="outbox_messages",
+        # provider_message_id: the provider links it to the number; dedupe_key names an
+        # incoming SMS whose id a new one may reuse once deleted (SQLite).
+        clear=("pseudonym", "recipient", "body", "provider_message_id", "dedupe_key"),
+        requires=("purpose", "status", "created_at"),
+        where=f"{TO_REPORTER} AND {FINAL_OUTBOX} AND created_at < :cutoff",
+        keep_days_setting=LINKS,
+    ),
+    PurgeRule(
+        name="callback requests past the link period",
+        table="callbacks",
+        delete=True,
+        # A number still kept (a shorter link period than its limit) stays findable by STOP.
+        requires=("created_at", "number", "expires_at"),
+        where="created_at < :cutoff AND (number IS NULL OR expires_at < :now)",
+        keep_days_setting=LINKS,
     ),
 ]
 

@@ -225,7 +225,9 @@ class Reporter(Base):
     last_location_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="SET NULL")
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Erased (with language_chosen_at) once older than GATEWAY_KEEP_REPORTER_LINK_DAYS, and
+    # the whole row once they were not seen for that long (privacy/retention.py).
+    created_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

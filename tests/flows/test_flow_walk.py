@@ -132,7 +132,7 @@ def test_back_navigation_restores_steps_and_answers(engine, submit):
     assert screen.text.startswith("What happened?")
     assert state["answers"] == {}
     state, screen = engine.advance(state, "0", submit)
-    assert "anonymous" in screen.text
+    assert "confidential: we do not keep your number" in screen.text
     state, screen = engine.advance(state, "0", submit)
     assert "What would you like to do?" in screen.text
     state, screen = engine.advance(state, "0", submit)

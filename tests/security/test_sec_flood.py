@@ -12,7 +12,8 @@ from gateway.storage.models import Case, CaseEvent, CaseStatus
 from tests import deployment
 from tests.caller import Caller
 from tests.conftest import StandInAPI
-from tests.test_ussd import walk_alert
+from tests.test_sms import Phone
+from tests.test_ussd import reference_in, walk_alert
 from workers.enqueue import enqueue_route
 
 
@@ -69,3 +70,26 @@ def test_a_flagged_case_routed_twice_stays_unpaged(
             enqueue_route(app, case_id, True)
     run_jobs(app)
     assert len(at_api.messages) == 2  # the first case, then the hour's one flood summary
+
+
+def test_cases_to_triage_and_alerts_of_one_sender_are_grouped_apart(
+    make_app: Callable[..., Flask], at_api: StandInAPI, run_jobs: Callable[..., None],
+) -> None:
+    app = make_app(AT_USERNAME="gateway-test", AT_API_KEY="at-test-api-key",
+                   AT_API_URL=at_api.url, FLOOD_CASES_PER_HOUR=2)
+    deployment.with_triage(app)
+    client = app.test_client()
+    sender = "+243970004444"
+    phone = Phone(client, at_api, lambda: run_jobs(app), number=sender)
+    for index in range(3):
+        phone.send(f"ALERT men with guns near the river, message {index}")
+    # The triage desk: the first, then the hour's one summary; the third is flagged, unsent.
+    desk = [m["form"]["message"] for m in at_api.messages
+            if m["form"]["to"] == deployment.TRIAGE_PHONE]
+    assert len(desk) == 2 and desk[1].startswith("Many reports from one sender")
+    # The same person's alert by USSD is no flood: Ouaka's focal point is paged with it in full.
+    reference = reference_in(walk_alert(Returning(client, phone=sender)))
+    run_jobs(app)
+    [alert] = [m["form"]["message"] for m in at_api.messages
+               if m["form"]["to"] == deployment.OUAKA_PHONE]
+    assert reference in alert and not alert.startswith("Many reports")

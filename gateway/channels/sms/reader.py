@@ -2,7 +2,9 @@
 
 No SMS is thrown away: a message that is no keyword and no answer becomes a case "to triage",
 read by a person. Replies are neutral and few: a question of the flow the sender started, the
-answer they asked for, or at most once a day a short how-to-use notice; never a loop.
+answer they asked for, or at most once a day a short how-to-use notice; never a loop. A sender
+(maybe a spoofed number: a third party's phone) past SMS_PER_SENDER messages in its window gets
+no reply at all; their messages are still read, and any report kept and routed.
 """
 
 from __future__ import annotations
@@ -25,11 +27,13 @@ from gateway.channels.sms.conversations import SmsConversations
 from gateway.channels.sms.keywords import Keywords, Match
 from gateway.channels.submit import STATUS_FLOW, Filed, answer_status, file_report, status_text
 from gateway.conversation import first_word, get_catalogs, get_engine
+from gateway.privacy.limits import count_refusal, hit, within
 from gateway.storage.models import Channel, InboundMessage, OutboxPurpose
 
 log = logging.getLogger(__name__)
 
 ALERT_FLOW, MAIN_FLOW = "alert", "main"
+SENDER_LIMIT = "sms_sender"  # the per-sender counter (privacy/limits.py) of SMS_PER_SENDER
 REPORT_FLOWS = (ALERT_FLOW, "complaint", "help")
 
 # TRANSLATORS: the last SMS of a report by SMS, after the reference: protects the reporter if
@@ -83,7 +87,8 @@ class _Processor:
     """Reads one message in the context of its sender's open conversation."""
 
     def __init__(
-        self, app: Flask, session: Session, message: InboundMessage, number: str = ""
+        self, app: Flask, session: Session, message: InboundMessage, number: str = "",
+        *, may_reply: bool = True,
     ) -> None:
         self.app = app
         self.session = session
@@ -95,6 +100,7 @@ class _Processor:
         self.outcome = Outcome()
         self.case_id: int | None = None
         self.number = number
+        self.may_reply = may_reply
 
     def run(self, text: str) -> _Reply | None:
         # A focal point's phone (staff numbers are known): OK / INFO / DONE, never a report.
@@ -201,7 +207,8 @@ class _Processor:
             thanks = self.engine.translate(lang, sent, reference=case.reference)
             text = thanks + "\n" + self.engine.translate(lang, DELETE_HINT)
             return _Reply(text, lang, case.case_id)
-        if not self.conversations.first_notice_today(self.pseudonym):
+        # Over the sender's limit no reply goes: the day's one notice is kept for later.
+        if not self.may_reply or not self.conversations.first_notice_today(self.pseudonym):
             return None
         notice = self.catalogs.gettext(
             lang, NOTICE,
@@ -214,8 +221,21 @@ class _Processor:
 def read(app: Flask, session: Session, message: InboundMessage, text: str,
          number: str) -> Outcome:
     """Read one SMS, queue its reply in the outbox; the caller commits, then sends and routes."""
-    processor = _Processor(app, session, message, number)
+    # Every message counts, answered or not, so a flood or a spoofed sender costs at most the
+    # limit's replies. What a message does (a report, an acknowledgement) is never held back.
+    # A run again after a failure was counted by its first run: it only reads the counter.
+    limit = app.config["SMS_PER_SENDER"]
+    if message.attempts <= 1:
+        may_reply = hit(SENDER_LIMIT, message.pseudonym, limit, app)
+    else:
+        may_reply = within(SENDER_LIMIT, message.pseudonym, limit, app)
+    processor = _Processor(app, session, message, number, may_reply=may_reply)
     reply = processor.run(text)
+    if not may_reply:
+        if reply is not None:
+            count_refusal("sms_sender", app)
+            log.warning("SMS sender over the per-sender limit: message read, no reply")
+        reply = None
     processor.outcome.reply_ids = _queue_reply(app, session, message, number, reply)
     return processor.outcome
 

@@ -10,7 +10,7 @@ from gateway.channels.ussd.sessions import UssdSessions
 def init_app(app: Flask) -> None:
     """Build the app's USSD session store on its Redis connection."""
     app.extensions["ussd_sessions"] = UssdSessions(
-        app.extensions["redis"], app.config["USSD_SESSION_TTL"]
+        app.extensions["redis"], app.config["USSD_SESSION_TTL"], app
     )
 
 

@@ -14,7 +14,7 @@ from flows.render import fit_end
 from gateway.cases.intake import HEALTH_END, points_to_health, source_key
 from gateway.cases.references import new_reference
 from gateway.cases.spool import spool_case
-from gateway.channels.reporters import SESSION_SPAN, remember_language, remembered_language
+from gateway.channels.reporters import remember_language
 from gateway.channels.submit import STATUS_FLOW, answer_status, file_report, route
 from gateway.channels.ussd import get_sessions, resume
 from gateway.channels.ussd.sessions import OverLimit, UssdRecord
@@ -22,7 +22,7 @@ from gateway.conversation import get_catalogs, get_engine
 from gateway.privacy.limits import caller_counter, caller_refused
 from gateway.privacy.pseudonyms import caller_pseudonym
 from gateway.storage.db import session_scope
-from gateway.storage.models import Channel, utcnow
+from gateway.storage.models import Channel
 
 log = logging.getLogger(__name__)
 
@@ -76,10 +76,10 @@ def _advance(
 ) -> tuple[dict, Screen]:
     engine = get_engine()
     if record is None:
-        # A caller who chose a language before goes straight to the main menu; a session whose
-        # state was lost (inputs already given) may have chosen it itself: replay it as it was.
-        chosen_before = utcnow() - SESSION_SPAN if text else None
-        state, screen = engine.begin(remembered_language(caller, chosen_before=chosen_before))
+        # Every call begins with the language choice, whatever the number did before: a screen
+        # must not show that a phone was used. So a session whose state was lost is replayed
+        # from its first input, and a dial string such as *384*1234*2# answers the choice.
+        state, screen = engine.begin(None)
         previous = None
     else:
         state, screen = record.state, Screen(record.screen, record.end)
@@ -90,15 +90,16 @@ def _advance(
             break
         state, screen = engine.advance(state, given, submit)
     if state.get("lang") and state.get("lang") != chosen:
+        # Kept for the replies to the reporter's SMS only: USSD never reads it back.
         remember_language(caller, state["lang"])
     return state, screen
 
 
-def _try_later(record: UssdRecord | None, caller: str) -> Screen:
-    """The END screen of a caller over their rate limit, in their language."""
+def _try_later(record: UssdRecord | None) -> Screen:
+    """The END screen of a caller over their rate limit, in the session's language."""
     engine = get_engine()
-    lang = engine.language_of(record.state) if record else remembered_language(caller)
-    lang = engine.language_of({"lang": lang})
+    # A new session has chosen nothing yet: the default language, never a remembered one.
+    lang = engine.language_of(record.state if record else {})
     # TRANSLATORS: the caller sent too many requests in a short time; the session ends.
     text = get_catalogs().gettext(lang, "Too many tries in a short time. Please dial again later.")
     return Screen(text=fit_end(text), end=True)
@@ -123,6 +124,10 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
                 extra = record.extra if record is not None else {}
                 submit = _submitter(session_id, caller, phone, extra.get(resume.RESUMED_KEY))
                 state, screen = _advance(record, text, caller, submit)
+                offered = resume.offer(record, state, caller)
+                if offered is not None:
+                    # The language is chosen: a cut report of this caller may be continued.
+                    state, screen, extra = offered
                 if screen.end and state.get("params", {}).get("health"):
                     # Sexual violence within 72 hours: the last screen points to health care.
                     text_end = engine.translate(engine.language_of(state), HEALTH_END,
@@ -142,7 +147,7 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
             return screen
     except OverLimit as over:
         caller_refused("ussd")
-        return _try_later(over.record, caller)
+        return _try_later(over.record)
     except (RedisError, TimeoutError) as exc:
         log.error("USSD hop failed on Redis: %s", type(exc).__name__)
     except Exception:  # noqa: BLE001 - the last line of defence: never a dead line

@@ -2,8 +2,10 @@
 
 When a report is cut off (gateway.ussd_events), the engine state of its session and the source
 key of its partial case are kept under a digest of the caller's pseudonym, never the number,
-for GATEWAY_RESUME_WINDOW seconds. The next session of that caller first offers to continue:
+for GATEWAY_RESUME_WINDOW seconds (5 minutes by default). The next session of that caller,
+once its language is chosen (every call begins with the language choice), offers to continue:
 continuing restores the screen where the call was cut, and sending completes the same case.
+The offer says nothing of the report (no category, no place): someone else may hold the phone.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
+import logging
 import time
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -22,19 +25,25 @@ from flows.i18n import N_
 from flows.render import Menu
 from gateway.channels.ussd.sessions import UssdRecord
 from gateway.conversation import get_engine
+from gateway.errors import GatewayError
+from gateway.storage.crypto import decrypt, encrypt
 from gateway.storage.redis import get_redis
+
+log = logging.getLogger(__name__)
 
 PREFIX = "ussd:resume"
 # Keys of UssdRecord.extra: the offer is on screen (with what it offers), and the source key
 # of the case a resumed session completes.
 OFFER = "resume_offer"
 RESUMED_KEY = "resumed_key"
+# Where the offer is made: the main menu, right after the language choice of the call.
+MAIN_FLOW, LANGUAGE_STEP, MENU_STEP = "main", "language", "menu"
 
-# TRANSLATORS: first screen of a call when the caller's last call was cut off before their
-# report was sent. Options follow. Keep it short.
+# TRANSLATORS: shown after the language choice when the caller's last call was cut off before
+# it ended. Options follow. Keep it short; say nothing of what the call was about.
 CUT_OFF = N_("Your last call was cut off.")
 # TRANSLATORS: option: go back to the question where the last call was cut off.
-CONTINUE = N_("Continue my report")
+CONTINUE = N_("Continue")
 # TRANSLATORS: option: go to the main menu instead (what was already given is kept anyway).
 START_AGAIN = N_("Start again")
 
@@ -81,9 +90,12 @@ def keep(pseudonym: str, resumable: Resumable, app: Flask | None = None) -> None
     window = int(app.config["RESUME_WINDOW"])
     if window <= 0:
         return
-    resumable = Resumable(scrubbed(resumable.state), resumable.screen, resumable.key,
-                          resumable.saved_at)
-    get_redis(app).set(_key(pseudonym), json.dumps(asdict(resumable)), ex=window)
+    # The answers, screen and case key are encrypted; only the time it was cut stays readable
+    # (a ciphertext's own header carries it anyway).
+    sealed = encrypt(json.dumps({"state": scrubbed(resumable.state), "screen": resumable.screen,
+                                 "key": resumable.key}), app)
+    record = {"saved_at": resumable.saved_at, "sealed": sealed}
+    get_redis(app).set(_key(pseudonym), json.dumps(record), ex=window)
 
 
 def load(pseudonym: str, app: Flask | None = None) -> Resumable | None:
@@ -92,10 +104,16 @@ def load(pseudonym: str, app: Flask | None = None) -> Resumable | None:
     raw = get_redis(app).get(_key(pseudonym))
     if raw is None:
         return None
-    resumable = Resumable(**json.loads(raw))
-    if time.time() - resumable.saved_at > int(app.config["RESUME_WINDOW"]):
+    try:
+        record = json.loads(raw)
+        if time.time() - float(record["saved_at"]) > int(app.config["RESUME_WINDOW"]):
+            return None
+        return Resumable(**json.loads(decrypt(record["sealed"], app)),
+                         saved_at=float(record["saved_at"]))
+    except (ValueError, TypeError, KeyError, GatewayError) as exc:
+        # Written by an older version, or with a key since removed: nothing to offer.
+        log.warning("USSD resume record unreadable, dropped: %s", type(exc).__name__)
         return None
-    return resumable
 
 
 def drop(pseudonym: str, app: Flask | None = None) -> None:
@@ -115,25 +133,44 @@ def _offer_menu(lang: str) -> Menu:
     )
 
 
+def _just_chose_language(record: UssdRecord | None, state: dict[str, Any]) -> bool:
+    """Tell whether this hop answered the first screen of the call, the language choice."""
+    if record is None or OFFER in record.extra or RESUMED_KEY in record.extra:
+        # A pre-filled dial string (or a replay) has chosen where to go; an offer is made once.
+        return False
+    before = record.state
+    return (
+        before.get("flow") == MAIN_FLOW and before.get("step") == LANGUAGE_STEP
+        and not before.get("history")  # the first screen, not "Change language" later
+        and state.get("flow") == MAIN_FLOW and state.get("step") == MENU_STEP
+        and bool(state.get("lang"))
+    )
+
+
+def offer(
+    record: UssdRecord | None, state: dict[str, Any], caller: str
+) -> tuple[dict[str, Any], Screen, dict[str, Any]] | None:
+    """Offer to continue a cut report once the call's language is chosen, else None."""
+    if not _just_chose_language(record, state):
+        return None
+    resumable = load(caller)
+    if resumable is None:
+        return None
+    menu = _offer_menu(get_engine().language_of(state))
+    return state, Screen(menu.render(0), end=False), {OFFER: asdict(resumable)}
+
+
 def answer(
     record: UssdRecord | None, text: str, caller: str
 ) -> tuple[dict[str, Any], Screen, dict[str, Any]] | None:
-    """Offer a new session to continue a cut report, or apply the caller's choice.
+    """Apply the caller's choice on the offer to continue a cut report.
 
-    Return the state, screen and record extra of the hop, or None when there is nothing to
-    offer and the hop is the flow's as usual.
+    Return the state, screen and record extra of the hop, or None when no offer is on screen
+    and the hop is the flow's as usual.
     """
     engine = get_engine()
-    if record is None:
-        # Only a plain dial: a dial string that pre-fills inputs has chosen where to go.
-        resumable = load(caller) if not text else None
-        if resumable is None:
-            return None
-        lang = engine.language_of(resumable.state)
-        menu = _offer_menu(lang)
-        return {"lang": lang}, Screen(menu.render(0), end=False), {OFFER: asdict(resumable)}
-    offered = record.extra.get(OFFER)
-    if offered is None:
+    offered = record.extra.get(OFFER) if record is not None else None
+    if record is None or offered is None:
         return None
     resumable = Resumable(**offered)
     lang = engine.language_of(record.state)
@@ -142,6 +179,7 @@ def answer(
     choice = menu.choose(0, int(given)) if given.isdigit() else None
     if choice == 0:
         drop(caller)
+        # The report goes on in the language it was begun in, on the screen where it stopped.
         state = resumable.state
         return state, Screen(resumable.screen, end=False), {RESUMED_KEY: resumable.key}
     if choice == 1:

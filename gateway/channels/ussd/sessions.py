@@ -2,13 +2,15 @@
 
 A hop costs two round trips: one script takes the session's lock and reads its record (and
 counts the caller's request against their rate limit), one stores the record and releases the
-lock.
+lock. Records are encrypted (storage.crypto) in this process before the store script and
+decrypted after the read script: Redis only ever holds ciphertexts of a caller's answers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import time
 import uuid
 from collections.abc import Iterator
@@ -16,10 +18,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import Flask
 from redis import Redis
 from redis.lock import Lock
 
+from gateway.errors import GatewayError
 from gateway.privacy.limits import Limit
+from gateway.storage.crypto import decrypt, encrypt
+
+log = logging.getLogger(__name__)
 
 LOCK_SECONDS = 15  # a hop never holds its session longer: the lock expires by itself
 WAIT_SECONDS = 8  # a hop waits this long for another hop of its session, then gives up
@@ -86,7 +93,7 @@ class Hop:
 
     def save(self, record: UssdRecord) -> None:
         """Store the record (refreshing the idle expiry) and release the lock, in one trip."""
-        self.store._put(self.session_id, self.token, record.dumps())
+        self.store._put(self.session_id, self.token, self.store._seal(record))
         self.released = True
 
     def release(self) -> None:
@@ -107,9 +114,10 @@ class OverLimit(Exception):
 class UssdSessions:
     """Load, save and lock USSD sessions; the raw phone number is never part of them."""
 
-    def __init__(self, redis: Redis, ttl: int) -> None:
+    def __init__(self, redis: Redis, ttl: int, app: Flask | None = None) -> None:
         self.redis = redis
         self.ttl = ttl
+        self.app = app  # whose keys encrypt the records; None: the current app's
         self._take = redis.register_script(_TAKE)
         self._put_script = redis.register_script(_PUT)
 
@@ -118,9 +126,22 @@ class UssdSessions:
         digest = hashlib.sha256(session_id.encode()).hexdigest()[:40]
         return f"ussd:session:{digest}"
 
-    @staticmethod
-    def _record(raw: bytes | str | None) -> UssdRecord | None:
-        return None if raw is None else UssdRecord(**json.loads(raw))
+    def _seal(self, record: UssdRecord) -> str:
+        """Return the record encrypted, as stored in Redis."""
+        return encrypt(record.dumps(), self.app)
+
+    def _record(self, raw: bytes | str | None) -> UssdRecord | None:
+        """Return the stored record decrypted; None when absent or unreadable (replayed then)."""
+        if raw is None:
+            return None
+        try:
+            token = raw.decode() if isinstance(raw, bytes) else raw
+            return UssdRecord(**json.loads(decrypt(token, self.app)))
+        except (ValueError, TypeError, GatewayError) as exc:
+            # A record of an older version, or sealed with a key since removed: the hop
+            # replays the session from its first input, as for a record lost.
+            log.warning("USSD session record unreadable, dropped: %s", type(exc).__name__)
+            return None
 
     def load(self, session_id: str) -> UssdRecord | None:
         """Return the session's record, or None for a new (or expired) session."""
@@ -128,7 +149,7 @@ class UssdSessions:
 
     def save(self, session_id: str, record: UssdRecord) -> None:
         """Store the record, refreshing the idle expiry."""
-        self.redis.set(self._key(session_id), record.dumps(), ex=self.ttl)
+        self.redis.set(self._key(session_id), self._seal(record), ex=self.ttl)
 
     @contextmanager
     def hop(self, session_id: str, limit: Limit | None = None) -> Iterator[Hop]:
