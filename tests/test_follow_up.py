@@ -132,10 +132,12 @@ def test_status_from_the_ussd_menu(app: Flask, client: FlaskClient) -> None:
     follow_up(app, reference)
     again = Caller(client, phone=CALLER)
     again.dial()
+    again.choose("English")
     again.choose("Follow up a report")
     assert again.press(reference) == f"END Your report {reference} is being followed up."
     typo = Caller(client, phone=CALLER)
     typo.dial()
+    typo.choose("English")
     typo.choose("Follow up a report")
     wrong = reference[:-1] + str((int(reference[-1]) + 1) % 10)  # one digit mistyped
     assert "typing mistake" in typo.press(wrong)
