@@ -1,4 +1,5 @@
-"""Focal points answer by SMS: OK acknowledges, INFO repeats, DONE closes; nobody else may."""
+"""Focal points answer by SMS: OK acknowledges, INFO repeats, DONE closes (OK and DONE confirmed
+with a code sent to their phone); nobody else may."""
 
 from __future__ import annotations
 
@@ -38,17 +39,20 @@ def test_the_focal_point_it_was_routed_to_acknowledges_and_the_reporter_hears_on
     assert len(to(at_api, deployment.OUAKA_PHONE)) == 1
     ouaka = phone_of(client, at_api, run_jobs, deployment.OUAKA_PHONE)
     ouaka.seen = 1
-    assert ouaka.send(f"OK {reference}") == f"Case {reference}: acknowledged. Thank you."
+    asked = ouaka.send(f"OK {reference}")
+    assert asked.startswith(f"Reply OK {reference} ") and asked.endswith(" to confirm.")
+    assert case_by(app, reference).acknowledged_at is None  # not before the code comes back
+    assert ouaka.confirm() == f"Case {reference}: acknowledged. Thank you."
     case = case_by(app, reference)
     assert case.acknowledged_at is not None
     [neutral] = to_caller(at_api)
     assert reference in neutral and "child" not in neutral.lower()
     # Twice: the same answer, no second SMS to the reporter.
-    assert ouaka.send(f"ok {reference}") == f"Case {reference}: acknowledged. Thank you."
+    assert ouaka.command(f"ok {reference}") == f"Case {reference}: acknowledged. Thank you."
     assert len(to_caller(at_api)) == 1
     info = ouaka.send(f"INFO {reference}")
     assert info.startswith("URGENT child alert " + reference) and "Bambari" in info
-    assert ouaka.send(f"DONE {reference}") == f"Case {reference}: closed."
+    assert ouaka.command(f"DONE {reference}") == f"Case {reference}: closed."
     case = case_by(app, reference)
     assert case.closed_at is not None
     # Acknowledged: time moving on escalates nothing.
@@ -93,7 +97,7 @@ def test_the_coordinator_of_the_area_may_act_on_an_alert_but_not_on_a_complaint(
     complaint = reference_in(complain(client, help_now="No", phone="+243970002222"))
     run_jobs()
     coordinator = phone_of(client, at_api, run_jobs, COORDINATOR_PHONE)
-    assert coordinator.send(f"OK {alert}") == f"Case {alert}: acknowledged. Thank you."
+    assert coordinator.command(f"OK {alert}") == f"Case {alert}: acknowledged. Thank you."
     assert coordinator.send(f"INFO {complaint}") == f"No action for {complaint}."
     ouaka = phone_of(client, at_api, run_jobs, deployment.OUAKA_PHONE)
     ouaka.seen = 1  # the alert it received
@@ -101,7 +105,7 @@ def test_the_coordinator_of_the_area_may_act_on_an_alert_but_not_on_a_complaint(
     assert case_by(app, complaint).acknowledged_at is None
     conduct = phone_of(client, at_api, run_jobs, CONDUCT_PHONE)
     conduct.seen = len(to(at_api, CONDUCT_PHONE))
-    assert conduct.send(f"OK {complaint}") == f"Case {complaint}: acknowledged. Thank you."
+    assert conduct.command(f"OK {complaint}") == f"Case {complaint}: acknowledged. Thank you."
 
 
 def test_keywords_in_the_focal_points_language_and_a_hint_for_anything_else(
@@ -117,7 +121,9 @@ def test_keywords_in_the_focal_points_language_and_a_hint_for_anything_else(
     ouaka = phone_of(client, at_api, run_jobs, deployment.OUAKA_PHONE)
     ouaka.seen = 1
     assert ouaka.send("bonjour") == "Envoyez OK, INFO ou FINI et le numéro du cas."
-    assert ouaka.send(f"Fini {reference}") == f"Cas {reference} : clos."
+    asked = ouaka.send(f"Fini {reference}")
+    assert asked.startswith(f"Répondez FINI {reference} ") and asked.endswith(" pour confirmer.")
+    assert ouaka.confirm() == f"Cas {reference} : clos."
     assert case_by(app, reference).closed_at is not None
     assert CALLER  # the reporter asked for no SMS: none went
     assert to_caller(at_api) == []

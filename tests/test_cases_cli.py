@@ -42,7 +42,7 @@ def test_show_prints_the_history_and_list_hides_complaints_without_the_conduct_r
     complaint = reference_in(complain(client, help_now="No", phone="+243970003333"))
     run_jobs()
     ouaka = Phone(client, at_api, run_jobs, number=deployment.OUAKA_PHONE)
-    ouaka.send(f"OK {alert}")
+    ouaka.command(f"OK {alert}")
     shown = run(gateway_cli, "cases", "show", alert)
     assert shown.exit_code == 0, shown.output
     lines = shown.output.splitlines()

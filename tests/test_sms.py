@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -22,6 +23,8 @@ from tests.test_ussd import reference_in
 
 ROOT = Path(__file__).resolve().parents[1]
 REPORTER = "+243970005555"
+# "Reply DONE 4821937 5831 to confirm." in any language: the command to send back, code included.
+CONFIRM = re.compile(r"(\w+ \d{6,8} \d{4})\b")
 TRIAGE_PHONE = deployment.TRIAGE_PHONE
 
 
@@ -48,6 +51,20 @@ class Phone:
         assert response.status_code == 200, response.data
         self.run_jobs()
         return self.inbox()
+
+    def confirm(self) -> str:
+        """Send back the command the last SMS to this phone asked to confirm, with its code."""
+        mine = [m for m in self.at_api.messages if m["form"]["to"] == self.number]
+        assert mine, "no SMS reached this phone"
+        found = CONFIRM.search(mine[-1]["form"]["message"])
+        assert found, mine[-1]["form"]["message"]
+        return self.send(found.group(1))
+
+    def command(self, text: str) -> str:
+        """Send a command that changes a case, then confirm it with the code; return the answer."""
+        asked = self.send(text)
+        assert CONFIRM.search(asked), asked
+        return self.confirm()
 
     def inbox(self) -> str:
         """The replies that reached this phone since the last look."""

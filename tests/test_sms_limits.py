@@ -218,3 +218,17 @@ def test_with_no_triage_focal_point_anywhere_the_case_is_kept_unassigned_and_sai
     [event] = events(app, CaseEventKind.NO_RECIPIENT)
     assert event.case_id == case.id and event.detail and event.detail["roles"] == ["triage"]
     assert [m["form"]["to"] for m in at_api.messages] == [SENDER]  # the how-to notice only
+
+
+def test_a_focal_points_phone_is_answered_past_the_per_sender_limit(
+    make_app: Callable[..., Flask], at_api: StandInAPI, run_jobs: Callable[..., None],
+) -> None:
+    app = limited_app(make_app, at_api, SMS_PER_SENDER=(2, 3600))
+    client = app.test_client()
+    reference = reference_in(walk_alert(Caller(client)))
+    run_jobs(app)
+    focal_point = Phone(client, at_api, lambda: run_jobs(app), number=deployment.OUAKA_PHONE)
+    before = len(to(at_api, deployment.OUAKA_PHONE))
+    for _ in range(4):  # twice the limit of a reporter's number
+        assert reference in focal_point.send(f"INFO {reference}")
+    assert len(to(at_api, deployment.OUAKA_PHONE)) == before + 4

@@ -120,7 +120,11 @@ def run_stage(session: Session, case_id: int, stage: int) -> tuple[list[int], in
         session.refresh(case)
         notified = {
             fp_id for fp_id in session.scalars(
-                select(OutboxMessage.focal_point_id).where(OutboxMessage.case_id == case_id)
+                select(OutboxMessage.focal_point_id).where(
+                    OutboxMessage.case_id == case_id,
+                    # A warning about unconfirmed commands carried no case: still to escalate to.
+                    OutboxMessage.purpose != OutboxPurpose.COMMAND_ALERT,
+                )
             ) if fp_id is not None
         }
         recipients = stage_recipients(session, case, stage, notified)

@@ -2,7 +2,7 @@
 
 One module, so that a translator or a reviewer finds every focal-point text in one place: the
 alert (one segment when it can), complaints, help requests, victim assistance, escalations,
-flood summaries, and the replies to OK / INFO / DONE.
+flood summaries, the replies to OK / INFO / DONE / CONDUCT and their confirmation codes.
 """
 
 from __future__ import annotations
@@ -134,7 +134,12 @@ COMMANDS = {
     "info": N_("INFO"),
     # TRANSLATORS: focal point SMS keyword (see OK) to close a case.
     "done": N_("DONE"),
+    # TRANSLATORS: focal point SMS keyword (see OK): a triage focal point sends "CONDUCT 4821937"
+    # to move a message about personnel to the conduct focal points.
+    "conduct": N_("CONDUCT"),
 }
+# The commands that change a case: each is confirmed by a one-time code sent to the sender.
+CONFIRMED_COMMANDS = ("ok", "done", "conduct")
 
 # TRANSLATORS: a conduct focal point's SMS about a complaint against personnel (keep it short).
 COMPLAINT_SMS = N_(
@@ -162,6 +167,17 @@ DONE_REPLY = N_("Case %(reference)s: closed.")
 # TRANSLATORS: the same answer whether the case does not exist or the sender may not act on it.
 NEUTRAL_REPLY = N_("No action for %(reference)s.")
 USAGE_REPLY = N_("Send %(ok)s, %(info)s or %(done)s and the case number.")
+# TRANSLATORS: the answer to a focal point's command that changes a case: it acts only once
+# confirmed with the code. %(command)s is the keyword they sent, %(code)s four digits.
+CONFIRM_REPLY = N_("Reply %(command)s %(reference)s %(code)s to confirm.")
+# TRANSLATORS: the answer to a triage focal point's CONDUCT: the case now goes to the conduct
+# focal points only.
+MOVED_REPLY = N_("Case %(reference)s: sent to conduct.")
+# TRANSLATORS: the answer to a phone that sent too many focal point commands this hour.
+SLOW_REPLY = N_("Too many commands. Try again later.")
+# TRANSLATORS: to a coordinator (complaints: the conduct lead), once, when commands nobody
+# confirmed were sent about a case (maybe from a spoofed number). Neutral: no detail.
+COMMAND_ALERT_SMS = N_("Several unconfirmed commands on case %(reference)s.")
 
 WHAT = {
     # TRANSLATORS: what a complaint is about, in a conduct focal point's SMS (short).
@@ -216,8 +232,14 @@ def compose_for(
     `purpose` is an OutboxPurpose, or "info" for a focal point's INFO command.
     """
     catalogs = get_catalogs(app)
+    if purpose == OutboxPurpose.COMMAND_ALERT:
+        text = catalogs.gettext(lang, COMMAND_ALERT_SMS, reference=case.reference)
+        return fold_to_gsm7(text) if fold else text
     # A triage case carries the sender's own words, kept encrypted: the focal point reads them.
-    words = decrypt(case.details, app) if case.needs_triage and case.details else ""
+    # So does a case to triage moved to conduct (CONDUCT): its conduct focal points read them.
+    moved = (case.kind == CaseKind.COMPLAINT and focal_point.role == Role.CONDUCT
+             and "what" not in (case.answers or {}))
+    words = decrypt(case.details, app) if (case.needs_triage or moved) and case.details else ""
     if case.kind == CaseKind.ALERT and purpose == OutboxPurpose.CASE_ALERT:
         return compose_alert(catalogs, case, lang, fold=fold, words=words)
     if case.kind == CaseKind.ALERT:
@@ -235,6 +257,8 @@ def compose_for(
                 children=_label(catalogs, lang, YES_NO, answers.get("own_children")),
                 need=_label(catalogs, lang, NEED, answers.get("need")),
             )
+        elif moved and words:
+            text = _compose_triage(catalogs, case, lang, False, words)
         elif focal_point.role == Role.ASSISTANCE:
             # Victim assistance learns what help, where, and whether a child: nothing of who.
             text = catalogs.gettext(lang, ASSISTANCE_SMS, **fields)

@@ -116,6 +116,7 @@ class OutboxPurpose(enum.StrEnum):
     ESCALATION_2 = "escalation_2"  # still nobody: to the coordinator (complaints: level up)
     REPORTER_REPLY = "reporter_reply"  # the answer to a reporter's SMS
     REPORTER_ACK = "reporter_ack"  # the one neutral SMS a reporter asked for
+    COMMAND_ALERT = "command_alert"  # unconfirmed commands on a case: to its area's coordinator
 
     @classmethod
     def escalation(cls, stage: int) -> OutboxPurpose:

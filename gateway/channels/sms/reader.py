@@ -60,7 +60,8 @@ class Outcome:
 
     reply_ids: list[int] = field(default_factory=list)
     filed: list[Filed] = field(default_factory=list)
-    to_send: list[int] = field(default_factory=list)  # reporters' SMS an acknowledgement queued
+    # Other SMS a command queued: the reporter's after an acknowledgement, a lead's warning.
+    to_send: list[int] = field(default_factory=list)
 
 
 def init_app(app: Flask) -> None:
@@ -103,11 +104,15 @@ class _Processor:
         self.may_reply = may_reply
 
     def run(self, text: str) -> _Reply | None:
-        # A focal point's phone (staff numbers are known): OK / INFO / DONE, never a report.
+        # A focal point's phone (staff numbers are known): OK / INFO / DONE / CONDUCT, never a
+        # report; a command from anyone else gets the same neutral answer as a refused one.
         command = focal_commands.handle(self.app, self.session, self.number, text)
         if command is not None:
             self.message.outcome = "focal_point"
             self.outcome.to_send.extend(command.outbox_ids)
+            # A case moved to conduct (CONDUCT) is routed again, like a new one.
+            self.outcome.filed.extend(Filed(case_id, reference, urgent, created=True)
+                                      for case_id, reference, urgent in command.route)
             return _Reply(command.text, command.lang)
         match = _keywords(self.app).match(text)
         if match is not None:
@@ -225,7 +230,11 @@ def read(app: Flask, session: Session, message: InboundMessage, text: str,
     # limit's replies. What a message does (a report, an acknowledgement) is never held back.
     # A run again after a failure was counted by its first run: it only reads the counter.
     limit = app.config["SMS_PER_SENDER"]
-    if message.attempts <= 1:
+    if number and focal_commands.senders(session, number):
+        # A focal point's phone: a busy day's commands and their confirmation codes must get
+        # through; their commands have a limit of their own (cases/focal_commands.py).
+        may_reply = True
+    elif message.attempts <= 1:
         may_reply = hit(SENDER_LIMIT, message.pseudonym, limit, app)
     else:
         may_reply = within(SENDER_LIMIT, message.pseudonym, limit, app)
