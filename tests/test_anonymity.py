@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import zlib
 from collections.abc import Callable
@@ -12,6 +13,7 @@ from flask.testing import FlaskClient
 from redis import Redis
 from sqlalchemy import select
 
+from gateway.cases.references import new_reference
 from gateway.privacy.pseudonyms import pseudonym
 from gateway.storage.db import get_engine, session_scope
 from gateway.storage.models import Base, OutboxMessage, Reporter
@@ -121,6 +123,7 @@ def test_no_trace_of_an_sms_reporters_number_or_words(
     for answer in ("1", "1", "3", "1", "2", "1", "1", words, "1", "1"):
         phone.send(answer)
     phone.send(f"ALERT {words}")
+    phone.send(f"OK {new_reference()}")  # a reporter's phone claiming a focal point's command
     assert len([m for m in at_api.messages if m["form"]["to"] == PHONE]) >= 10  # replies went
 
     stored = database_text(app)
@@ -132,3 +135,7 @@ def test_no_trace_of_an_sms_reporters_number_or_words(
         assert trace not in stored, trace
         assert trace.encode() not in in_redis, trace
         assert trace not in logs, trace
+    # Nor a plain hash of the number (every number can be tried): only keyed digests.
+    for form in [PHONE, *TRACES]:
+        plain = hashlib.sha256(form.encode()).hexdigest()
+        assert plain[:32].encode() not in in_redis and plain[:32] not in stored, form

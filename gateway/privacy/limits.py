@@ -9,6 +9,7 @@ request through: a caller must never lose their line because a counter could not
 from __future__ import annotations
 
 import hashlib
+import hmac
 import ipaddress
 import logging
 import time
@@ -36,22 +37,26 @@ class Limit:
     seconds: int
 
 
-def _digest(value: str) -> str:
-    return hashlib.sha256(value.encode()).hexdigest()[:32]
+def _digest(app: Flask, value: str) -> str:
+    # Keyed: a plain hash of a phone number (a focal point command counts by number) or an
+    # address is reversed by trying every number; without the secret nobody can.
+    key = app.config["SECRET_KEY"].encode()
+    return hmac.new(key, b"limit:" + value.encode(), hashlib.sha256).hexdigest()[:32]
 
 
-def counter(name: str, who: str, limit: tuple[int, int]) -> Limit | None:
+def counter(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -> Limit | None:
     """Return the counter of `who` under a limit (COUNT, SECONDS) now; None when unlimited."""
     count, seconds = limit
     if count <= 0:
         return None
     window = int(time.time() // seconds)
-    return Limit(f"{PREFIX}:{name}:{_digest(who)}:{window}", count, seconds)
+    digest = _digest(app or current_app, who)
+    return Limit(f"{PREFIX}:{name}:{digest}:{window}", count, seconds)
 
 
 def hit(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -> bool:
     """Count one request of `who` under a limit (COUNT, SECONDS); False once it is over."""
-    found = counter(name, who, limit)
+    found = counter(name, who, limit, app)
     if found is None:
         return True
     key, count, seconds = found.key, found.count, found.seconds
@@ -68,7 +73,7 @@ def hit(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -
 
 def within(name: str, who: str, limit: tuple[int, int], app: Flask | None = None) -> bool:
     """Tell whether `who` is still within a limit (COUNT, SECONDS), without counting a request."""
-    found = counter(name, who, limit)
+    found = counter(name, who, limit, app)
     if found is None:
         return True
     try:
@@ -82,7 +87,7 @@ def within(name: str, who: str, limit: tuple[int, int], app: Flask | None = None
 def caller_counter(pseudonym: str, kind: str, app: Flask | None = None) -> Limit | None:
     """Return a caller's rate counter, counted with the hop's session lock in one trip."""
     app = app or current_app
-    return counter(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"])
+    return counter(f"caller:{kind}", pseudonym, app.config["RATE_PER_CALLER"], app)
 
 
 def caller_refused(kind: str, app: Flask | None = None) -> None:
