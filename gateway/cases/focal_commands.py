@@ -326,12 +326,14 @@ def answer(app: Flask, session: Session, points: list[FocalPoint], text: str,
     return _act(app, session, case, actor, command.action, lang)
 
 
-def handle(app: Flask, session: Session, phone: str, text: str) -> Answer | None:
+def handle(
+    app: Flask, session: Session, phone: str, text: str, points: list[FocalPoint]
+) -> Answer | None:
     """Answer an SMS from a focal point's phone, or a focal point command from anyone else.
 
-    None: neither, the SMS is a reporter's like any other.
+    points: the sender's focal point rows (`senders`), none for a reporter's phone. None: the
+    SMS is a reporter's like any other.
     """
-    points = senders(session, phone)
     command = parse(app, text)
     if not points and (command is None or not is_valid(command.reference)):
         return None

@@ -28,7 +28,7 @@ from gateway.channels.sms.keywords import Keywords, Match
 from gateway.channels.submit import STATUS_FLOW, Filed, answer_status, file_report, status_text
 from gateway.conversation import first_word, get_catalogs, get_engine
 from gateway.privacy.limits import count_refusal, hit, within
-from gateway.storage.models import Channel, InboundMessage, OutboxPurpose
+from gateway.storage.models import Channel, FocalPoint, InboundMessage, OutboxPurpose
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class _Processor:
 
     def __init__(
         self, app: Flask, session: Session, message: InboundMessage, number: str = "",
-        *, may_reply: bool = True,
+        *, may_reply: bool = True, staff: list[FocalPoint] | None = None,
     ) -> None:
         self.app = app
         self.session = session
@@ -102,11 +102,12 @@ class _Processor:
         self.case_id: int | None = None
         self.number = number
         self.may_reply = may_reply
+        self.staff = staff or []  # the sender's focal point rows: a staff phone
 
     def run(self, text: str) -> _Reply | None:
         # A focal point's phone (staff numbers are known): OK / INFO / DONE / CONDUCT, never a
         # report; a command from anyone else gets the same neutral answer as a refused one.
-        command = focal_commands.handle(self.app, self.session, self.number, text)
+        command = focal_commands.handle(self.app, self.session, self.number, text, self.staff)
         if command is not None:
             self.message.outcome = "focal_point"
             self.outcome.to_send.extend(command.outbox_ids)
@@ -230,7 +231,8 @@ def read(app: Flask, session: Session, message: InboundMessage, text: str,
     # limit's replies. What a message does (a report, an acknowledgement) is never held back.
     # A run again after a failure was counted by its first run: it only reads the counter.
     limit = app.config["SMS_PER_SENDER"]
-    if number and focal_commands.senders(session, number):
+    staff = focal_commands.senders(session, number) if number else []
+    if staff:
         # A focal point's phone: a busy day's commands and their confirmation codes must get
         # through; their commands have a limit of their own (cases/focal_commands.py).
         may_reply = True
@@ -238,7 +240,7 @@ def read(app: Flask, session: Session, message: InboundMessage, text: str,
         may_reply = hit(SENDER_LIMIT, message.pseudonym, limit, app)
     else:
         may_reply = within(SENDER_LIMIT, message.pseudonym, limit, app)
-    processor = _Processor(app, session, message, number, may_reply=may_reply)
+    processor = _Processor(app, session, message, number, may_reply=may_reply, staff=staff)
     reply = processor.run(text)
     if not may_reply:
         if reply is not None:
