@@ -16,7 +16,7 @@ from sqlalchemy import select
 
 from flows.gsm import fold_to_gsm7, sms_segments
 from gateway.cases.escalation import delay_for
-from gateway.cases.focal_commands import CODE_PREFIX, CODE_SECONDS
+from gateway.cases.focal_commands import CODE_PREFIX, CODE_SECONDS, COMMAND_LIMIT
 from gateway.cases.messages import (
     COMMAND_ALERT_SMS,
     COMMANDS,
@@ -248,9 +248,9 @@ def test_commands_are_limited_per_number(
     run_jobs()
     ouaka = Phone(client, at_api, run_jobs, number=deployment.OUAKA_PHONE)
     ouaka.seen = 1
-    for _ in range(9):
+    for _ in range(COMMAND_LIMIT[0] - 1):
         assert ouaka.send(f"INFO {reference}").startswith(f"URGENT child alert {reference}")
-    asked = ouaka.send(f"OK {reference}")  # the tenth of the hour
+    asked = ouaka.send(f"OK {reference}")  # the last of the hour
     assert "to confirm" in asked
     assert ouaka.confirm() == "Too many commands. Try again later."
     assert case_by(app, reference).acknowledged_at is None

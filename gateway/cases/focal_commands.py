@@ -67,7 +67,10 @@ log = logging.getLogger(__name__)
 CODE_DIGITS = 4
 CODE_SECONDS = 30 * 60
 CODE_PREFIX = "gateway:confirm"
-COMMAND_LIMIT = (10, 3600)  # commands per number and hour
+# Commands per number and hour, confirmations included: a busy hour's 15 confirmed acknowledgements
+# get through, while a spoofer guessing a 4-digit code gets about 15 tries on it in its 30 minutes
+# (and three wrong tries on a case tell the coordinator).
+COMMAND_LIMIT = (30, 3600)
 LIMIT_NAME = "focal_command"
 ALERT_AFTER = 3  # unauthorised tries on one case before its area's coordinator is told
 
