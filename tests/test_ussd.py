@@ -65,9 +65,8 @@ def test_alert_reaches_the_focal_points_phone(
     )
     assert case.location is not None and case.location.pcode == "CF521"
 
-    started = time.perf_counter()
+    started = time.monotonic()
     run_jobs()
-    elapsed = time.perf_counter() - started
 
     [sms] = at_api.messages  # the primary for Ouaka; not the backup, not the national one
     assert sms["form"]["to"] == deployment.OUAKA_PHONE
@@ -82,6 +81,9 @@ def test_alert_reaches_the_focal_points_phone(
     assert "2-3" in message
     assert "URGENT" in message.upper()
     assert len(message) <= 160
+    # From the jobs starting to the SMS reaching the provider (the worker's own shutdown after
+    # its last job, up to a second waiting on its command channel, is not the alert's delay)
+    elapsed = sms["at"] - started
     assert elapsed < 1.0, elapsed
     with session_scope(app) as session:
         row = session.scalars(select(OutboxMessage)).one()
