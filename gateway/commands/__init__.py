@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from gateway.commands import cases, data, flows, i18n, maintenance, run
+from gateway.commands import cases, data, database, flows, i18n, maintenance, run
 from gateway.errors import ConfigError
 
 
@@ -17,7 +17,7 @@ def cli() -> None:
 
 def _register() -> None:
     """Add every sub-command to the group (calling it again changes nothing)."""
-    for module in (data, run, maintenance, cases, flows, i18n):
+    for module in (data, run, database, maintenance, cases, flows, i18n):
         for command in module.COMMANDS:
             cli.add_command(command)
 

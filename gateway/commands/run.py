@@ -253,17 +253,4 @@ def worker(burst: bool) -> None:
             _stop_embedded_redis(app)  # a worker on its own embedded Redis: nothing left behind
 
 
-@click.group()
-def db() -> None:
-    """Manage the database schema."""
-
-
-@db.command("upgrade")
-def db_upgrade() -> None:
-    """Apply every pending migration."""
-    app = create_app()
-    upgrade(app)
-    click.echo("Database is up to date.")
-
-
-COMMANDS = [serve, worker, db]
+COMMANDS = [serve, worker]
