@@ -17,15 +17,16 @@ from types import FrameType
 import click
 import psutil
 from flask import Flask
+from redis import Redis
 from redis.exceptions import RedisError
-from rq import SimpleWorker
+from rq.exceptions import StopRequested
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import create_app, logs
 from gateway.cases.spool import replay
-from gateway.storage.migrate import upgrade
+from gateway.storage.migrate import require_current, upgrade
 from gateway.storage.redis import connect, connection_url, get_redis
-from workers import queues
+from workers import lifecycle, queues
 from workers.enqueue import schedule_purges, schedule_sweeps
 
 
@@ -60,7 +61,10 @@ def serve(host: str, port: int | None) -> None:
     web: threading.Thread | None = None
     code = 0
     try:
-        upgrade(app)
+        if app.config["EMBEDDED"]:
+            upgrade(app)
+        else:
+            require_current(app)  # a configured database is migrated by `gateway db upgrade`
         port = port or app.config["PORT"]
         env = dict(os.environ)
         env.update(
@@ -212,7 +216,14 @@ def _terminate(pid: int) -> None:
 @click.command()
 @click.option("--burst", is_flag=True, help="Stop when the queues are empty.")
 def worker(burst: bool) -> None:
-    """Run an RQ worker with its scheduler and the periodic sweep, on every queue."""
+    """Run an RQ worker with its scheduler and the periodic sweep, on every queue.
+
+    SIGTERM/SIGINT stop it after the current job; a second one cuts the job (it is recorded
+    as failed). See workers/lifecycle.py.
+    """
+    # A signal before RQ's work loop runs (start-up, replay, a restart) is kept, not lost.
+    stop_request = lifecycle.Stop()
+    stop_request.install()
     _logging()
     app = create_app()
     connection = get_redis(app)
@@ -224,33 +235,48 @@ def worker(burst: bool) -> None:
     sweeper = threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True)
     purger = threading.Thread(target=schedule_purges, args=(app, stop), daemon=True)
     with app.app_context():
-        replay(app)  # cases spooled while the database was down, before anything else
-        sweeper.start()
-        purger.start()
         try:
-            while True:
-                rq_worker = SimpleWorker(
-                    queues.all_queues(app), connection=connection
-                )
-                try:
-                    rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
-                    # SIGTERM/SIGINT (warm shutdown) sets the date; `_stop_requested` is set
-                    # only when the signal comes in the middle of a job.
-                    if burst or getattr(rq_worker, "_shutdown_requested_date", True):
-                        break
-                except RedisError as exc:
-                    if burst:
-                        raise
-                    logging.getLogger(__name__).warning("worker lost Redis: %s", exc)
-                # RQ quits on errors it does not handle (Redis restarting): start again.
-                logging.getLogger(__name__).warning("worker stopped on an error: restarting")
-                time.sleep(1)
+            replay(app)  # cases spooled while the database was down, before anything else
+            sweeper.start()
+            purger.start()
+            _work(app, connection, stop_request, burst)
         finally:
+            # Stopping is bounded in time: a further signal must not cut it short.
+            signal.signal(signal.SIGINT, signal.SIG_IGN)
+            signal.signal(signal.SIGTERM, signal.SIG_IGN)
             stop.set()
-            sweeper.join(timeout=5)
-            purger.join(timeout=5)
+            if sweeper.is_alive():
+                sweeper.join(timeout=5)
+            if purger.is_alive():
+                purger.join(timeout=5)
             connection.close()
             _stop_embedded_redis(app)  # a worker on its own embedded Redis: nothing left behind
+
+
+def _work(app: Flask, connection: Redis, stop_request: lifecycle.Stop, burst: bool) -> None:
+    """Run RQ workers one after another until a stop request (or the end of a burst)."""
+    while not stop_request.requested:
+        rq_worker = lifecycle.GatewayWorker(
+            queues.all_queues(app), connection=connection, stop=stop_request
+        )
+        try:
+            rq_worker.work(with_scheduler=True, burst=burst, logging_level="INFO")
+            if burst or stop_request.requested:
+                return
+        except RedisError as exc:
+            if burst:
+                raise
+            logging.getLogger(__name__).warning("worker lost Redis: %s", exc)
+        except StopRequested:
+            # A signal in the instant between RQ's handlers and its loop: RQ skipped its teardown.
+            rq_worker.teardown()
+            return
+        finally:
+            # RQ's handlers stay installed after its loop, bound to a worker that is done.
+            stop_request.install()
+        # RQ quits on errors it does not handle (Redis restarting): start again.
+        logging.getLogger(__name__).warning("worker stopped on an error: restarting")
+        stop_request.event.wait(1)
 
 
 COMMANDS = [serve, worker]
