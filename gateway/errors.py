@@ -24,3 +24,7 @@ class TransientSendError(GatewayError):
 
 class PermanentSendError(GatewayError):
     """The provider refused a message for good."""
+
+
+class DatabaseBehind(GatewayError):
+    """The database schema is not the one this version of the gateway needs."""

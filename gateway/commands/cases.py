@@ -13,8 +13,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import create_app
+from gateway.cases.status import status_of
 from gateway.storage.db import get_engine, session_scope
-from gateway.storage.migrate import upgrade
+from gateway.storage.migrate import require_current
 from gateway.storage.models import Case, CaseEvent, CaseKind, Role, aware
 
 ROLES = [role.value for role in Role]
@@ -31,15 +32,10 @@ def _minutes(case: Case, moment: datetime | None) -> str:
     return f"{(aware(moment) - aware(case.created_at)).total_seconds() / 60:.1f} min"
 
 
-def _state(case: Case) -> str:
-    return "closed" if case.closed_at else "acknowledged" if case.acknowledged_at else str(
-        case.status)
-
-
 def history(session: Session, case: Case) -> list[str]:
     """Return the lines of a case's history: what, where, and every event with its time."""
     lines = [
-        f"case {case.reference}: {case.kind} {case.category}, {_state(case)}",
+        f"case {case.reference}: {case.kind} {case.category}, {status_of(case)}",
         f"place: {case.location.pcode if case.location else 'not known'}; children: "
         f"{case.children}, {case.sex}; urgent: {URGENCY_WORDS[case.urgent]}; "
         f"channel: {case.channel}",
@@ -69,15 +65,15 @@ def cases_group() -> None:
 def list_command(role: str | None, limit: int) -> None:
     """List the newest cases (complaints only with --role conduct)."""
     app = create_app()
-    upgrade(app)
     try:
+        require_current(app)
         with session_scope(app) as session:
             query = select(Case).order_by(Case.id.desc()).limit(limit)
             if role != Role.CONDUCT.value:
                 query = query.where(Case.kind != CaseKind.COMPLAINT)
             for case in session.scalars(query):
                 click.echo(f"{case.reference}  {case.kind:<12} {case.category:<26} "
-                           f"{_state(case):<12} {aware(case.created_at):%Y-%m-%d %H:%M}")
+                           f"{status_of(case):<12} {aware(case.created_at):%Y-%m-%d %H:%M}")
     finally:
         get_engine(app).dispose()
 
@@ -88,8 +84,8 @@ def list_command(role: str | None, limit: int) -> None:
 def show_command(reference: str, role: str | None) -> None:
     """Print a case's history: routed to whom, delivered, acknowledged, escalated, closed."""
     app = create_app()
-    upgrade(app)
     try:
+        require_current(app)
         with session_scope(app) as session:
             case = session.scalar(select(Case).where(Case.reference == reference.strip()))
             if case is None or not _visible(case, role):

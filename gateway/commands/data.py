@@ -23,7 +23,7 @@ from gateway.directory.imports import (
     roster_warnings,
 )
 from gateway.storage.db import get_engine, session_scope
-from gateway.storage.migrate import upgrade
+from gateway.storage.migrate import require_current
 
 Importer = Callable[[Session, IO[bytes]], ImportReport]
 
@@ -33,10 +33,10 @@ SANDBOX_USERNAME = "sandbox"
 
 @contextmanager
 def _database() -> Iterator[tuple[Flask, Session]]:
-    """Build the app from the environment, migrate its database and open a session."""
+    """Build the app from the environment, check its schema is current and open a session."""
     app = create_app()
-    upgrade(app)
     try:
+        require_current(app)
         with session_scope(app) as session:
             yield app, session
     finally:

@@ -5,7 +5,8 @@ from __future__ import annotations
 import click
 
 from gateway import create_app
-from gateway.storage.migrate import upgrade
+from gateway.storage.db import get_engine
+from gateway.storage.migrate import current_revision, upgrade
 
 
 @click.group()
@@ -15,10 +16,21 @@ def db() -> None:
 
 @db.command("upgrade")
 def db_upgrade() -> None:
-    """Apply every pending migration."""
+    """Apply every pending migration and say which."""
     app = create_app()
-    upgrade(app)
-    click.echo("Database is up to date.")
+    try:
+        applied = upgrade(app)
+        now = current_revision(app)
+    finally:
+        get_engine(app).dispose()
+    if not applied:
+        click.echo(f"Database already up to date (at {now}).")
+        return
+    noun = "migration" if len(applied) == 1 else "migrations"
+    click.echo(f"Applied {len(applied)} {noun}:")
+    for migration in applied:
+        click.echo(f"  {migration}")
+    click.echo(f"Database is at {now}.")
 
 
 COMMANDS = [db]

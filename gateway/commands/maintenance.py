@@ -9,16 +9,16 @@ from flask import Flask
 
 from gateway import create_app
 from gateway.privacy.retention import purge
-from gateway.storage.crypto import new_key, rotate_stored
+from gateway.storage.crypto import KeyUsage, fingerprint, key_usage, new_key, rotate_stored
 from gateway.storage.db import get_engine
-from gateway.storage.migrate import upgrade
+from gateway.storage.migrate import require_current
 
 
 def run_counted(task: Callable[[Flask], dict[str, int]], *, verb: str, none: str) -> None:
     """Run a maintenance task on the configured database and print what it counted, by kind."""
     app = create_app()
-    upgrade(app)
     try:
+        require_current(app)
         counts = task(app)
     finally:
         get_engine(app).dispose()
@@ -39,10 +39,50 @@ def keys_new() -> None:
     click.echo(new_key())
 
 
+@keys.command("status")
+def keys_status() -> None:
+    """Count the stored values each key still encrypts: remove an old key only at zero."""
+    app = create_app()
+    try:
+        require_current(app)
+        usage = key_usage(app)
+    finally:
+        get_engine(app).dispose()
+    for line in status_lines(app.config["ENCRYPTION_KEYS"], usage):
+        click.echo(line)
+
+
+def status_lines(keys: list[str], usage: KeyUsage) -> list[str]:
+    """Describe, key by key (never shown, named by position and fingerprint), what it holds."""
+    lines = []
+    for number, (key, count) in enumerate(zip(keys, usage.per_key, strict=True), start=1):
+        name = f"key {number} (newest)" if number == 1 else f"key {number}"
+        lines.append(f"{name} {fingerprint(key)}: {_values(count)}")
+    lines.append(f"under no configured key (unreadable): {_values(usage.unreadable)}")
+    older = [number for number, count in enumerate(usage.per_key, start=1) if number > 1]
+    still = [number for number in older if usage.per_key[number - 1]]
+    if still:
+        lines.append(f"Run `gateway keys rotate` before removing key {_numbers(still)}.")
+    elif older:
+        lines.append(f"Key {_numbers(older)} encrypts nothing stored: it may be removed "
+                     "from GATEWAY_ENCRYPTION_KEYS (keep a copy for backups made under it).")
+    if usage.unreadable:
+        lines.append("Some values open with no configured key: a key was removed too early?")
+    return lines
+
+
+def _values(count: int) -> str:
+    return f"{count} stored value{'' if count == 1 else 's'}"
+
+
+def _numbers(numbers: list[int]) -> str:
+    return ", ".join(str(number) for number in numbers)
+
+
 @keys.command("rotate")
 @click.option("--dry-run", is_flag=True, help="Count what would be re-encrypted; change nothing.")
 def keys_rotate(dry_run: bool) -> None:
-    """Re-encrypt every stored ciphertext with the newest key; older keys may then be removed.
+    """Re-encrypt with the newest key every value an older key encrypts; see `keys status`.
 
     Pseudonyms cannot be recomputed without the numbers: with the old secret in
     GATEWAY_PREVIOUS_SECRET_KEYS, each caller is relinked on their next call.

@@ -103,6 +103,8 @@ def test_keys_rotate_re_encrypts_registered_columns(
     env = {"DATABASE_URL": url, "GATEWAY_SECRET_KEY": TEST_SECRET,
            "GATEWAY_ENCRYPTION_KEYS": f"{NEW_KEY},{OLD_KEY}", "GATEWAY_DATA_DIR": str(tmp_path),
            "REDIS_URL": _redis_url(old_app)}
+    migrated = CliRunner().invoke(cli, ["db", "upgrade"], env=env)
+    assert migrated.exit_code == 0, migrated.output
     dry = CliRunner().invoke(cli, ["keys", "rotate", "--dry-run"], env=env)
     assert dry.exit_code == 0 and "extra_numbers.number: would re-encrypt 2" in dry.output
     done = CliRunner().invoke(cli, ["keys", "rotate"], env=env)
