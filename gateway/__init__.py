@@ -29,6 +29,7 @@ def create_app(
 ) -> Flask:
     """Build the web application; settings come from the environment, then `config`."""
     app = Flask(__name__)
+    logs.configure()  # before the settings are read: their warnings are log lines too
     app.config.update(load_config())
     if config:
         app.config.update(config)

@@ -158,6 +158,9 @@ def _seed_demo_then_serve(tmp_path: Path, data_dir: Path, since: float) -> None:
     port = free_port()
     env = _env(data_dir, port)
     gateway = [sys.executable, "-m", "gateway"]
+    migrated = subprocess.run([*gateway, "db", "upgrade"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    assert migrated.returncode == 0, migrated.stderr
     seeded = subprocess.run([*gateway, "seed-demo"], env=env, cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     assert seeded.returncode == 0, seeded.stderr

@@ -38,6 +38,14 @@ log = logging.getLogger(__name__)
 
 INTERRUPTED_ERROR = "interrupted while sending: sent again"
 BATCH = 500  # rows looked at per kind and per sweep; the next sweep takes the rest
+# What the sweep's one line calls each count.
+SWEPT = {
+    "cases": "unrouted case(s)",
+    "queued": "queued SMS",
+    "retrying": "SMS due for a retry",
+    "interrupted": "interrupted SMS",
+    "sms": "unread incoming SMS",
+}
 
 
 def _route_new_cases(app: Flask, older_than: datetime) -> int:
@@ -162,8 +170,10 @@ def sweep(
         "interrupted": _resend_interrupted(app, now - timedelta(seconds=sending_timeout)),
         "sms": _read_unread_sms(app, now - timedelta(seconds=min_age)),
     }
-    if any(counts.values()):
-        log.info("sweep: %s", counts)
+    done = {what: count for what, count in counts.items() if count}
+    if done:  # a sweep that found nothing to repair says nothing
+        log.info("sweep: queued again %s",
+                 ", ".join(f"{count} {SWEPT[what]}" for what, count in done.items()))
     return counts
 
 

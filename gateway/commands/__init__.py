@@ -6,8 +6,9 @@ import sys
 
 import click
 
-from gateway.commands import cases, data, database, flows, i18n, maintenance, run
-from gateway.errors import ConfigError
+from gateway.commands import cases, data, database, flows, i18n, maintenance, run, secrets
+from gateway.errors import ConfigError, DatabaseBehind
+from gateway.logs import UNREACHABLE, unreachable
 
 
 @click.group()
@@ -17,16 +18,22 @@ def cli() -> None:
 
 def _register() -> None:
     """Add every sub-command to the group (calling it again changes nothing)."""
-    for module in (data, run, database, maintenance, cases, flows, i18n):
+    for module in (data, run, database, maintenance, cases, flows, i18n, secrets):
         for command in module.COMMANDS:
             cli.add_command(command)
 
 
 def main() -> None:
-    """Run the `gateway` command, turning configuration errors into one clear line."""
+    """Run the `gateway` command, turning configuration and dependency errors into one line."""
     _register()
     try:
         cli(standalone_mode=True)
     except ConfigError as exc:
         click.echo(f"Configuration error: {exc}", err=True)
         sys.exit(2)
+    except DatabaseBehind as exc:
+        click.echo(str(exc), err=True)  # it says what to run
+        sys.exit(3)
+    except UNREACHABLE as exc:
+        click.echo(unreachable(exc) or type(exc).__name__, err=True)
+        sys.exit(3)

@@ -6,9 +6,8 @@ import logging
 import time
 from dataclasses import dataclass
 
-import click
 from flask import Flask
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.orm import joinedload
 
 from flows.gsm import sms_segments
@@ -25,6 +24,7 @@ from gateway.storage.models import (
     Case,
     CaseEvent,
     CaseEventKind,
+    FocalPoint,
     Location,
     OutboxMessage,
     OutboxPurpose,
@@ -37,6 +37,12 @@ log = logging.getLogger(__name__)
 
 CLAIMABLE = (OutboxStatus.QUEUED, OutboxStatus.RETRYING)
 NOT_SENT_ERROR = "not sent: no provider configured"
+# Messages whose row names a focal point; the others (replies, acknowledgements) carry their
+# number encrypted, and go to a reporter unless that number is a focal point's (a command's reply).
+FOCAL_POINT_PURPOSES = frozenset({
+    OutboxPurpose.CASE_ALERT, OutboxPurpose.FLOOD_SUMMARY, OutboxPurpose.ESCALATION_1,
+    OutboxPurpose.ESCALATION_2, OutboxPurpose.COMMAND_ALERT,
+})
 # A focal point deactivated after their message was queued: it is never sent.
 RECIPIENT_DEACTIVATED = "recipient deactivated"
 # Seconds a send waiting its turn stays away: at least a little (no busy loop), at most a
@@ -321,12 +327,7 @@ def _record(app: Flask, out: _Outgoing, result: SendResult, provider: str) -> No
     elif result.not_sent:
         _finish(app, out, OutboxStatus.NOT_SENT, last_error=NOT_SENT_ERROR,
                 provider=provider)
-        # A newcomer running `gateway serve` sees here what would have gone out (no number;
-        # nothing of a reporter's message).
-        if out.to_reporter:
-            click.echo(f"SMS not sent (no provider configured) to a reporter ({out.purpose})")
-        else:
-            click.echo(f"SMS not sent (no provider configured) to {out.name}: {out.text}")
+        _log_not_sent(app, out)
     else:
         reason = _scrub(result.status or f"status {result.status_code}", out.to)
         count_send_failure(app, f"provider_status_{result.status_code}")
@@ -334,3 +335,40 @@ def _record(app: Flask, out: _Outgoing, result: SendResult, provider: str) -> No
                     out.outbox_id, result.status_code, reason)
         _finish(app, out, OutboxStatus.FAILED, last_error=reason, result=result,
                 provider=provider)
+
+
+def _focal_point_name(app: Flask, out: _Outgoing) -> str | None:
+    """Return the name of the focal point the SMS goes to, None when it goes to a reporter."""
+    if not out.to_reporter:
+        return out.name
+    if out.purpose in FOCAL_POINT_PURPOSES:
+        return "a focal point"
+    # A reply to a focal point's command (OK, INFO...) is queued like a reporter's reply.
+    with session_scope(app) as session:
+        return session.scalar(
+            select(FocalPoint.name).where(FocalPoint.phone == out.to).order_by(FocalPoint.id)
+            .limit(1)
+        )
+
+
+def _demo(app: Flask) -> bool:
+    """Tell whether this is the embedded default (SQLite): `gateway serve`'s worker is given
+    the demo's database and Redis as URLs; a deployment runs PostgreSQL."""
+    return bool(app.config.get("EMBEDDED")) or str(app.config["DATABASE_URL"]).startswith(
+        "sqlite"
+    )
+
+
+def _log_not_sent(app: Flask, out: _Outgoing) -> None:
+    """Say an SMS was kept unsent: never the number; the words only to a focal point, on the
+    embedded default (how the demo shows its alerts); nothing of a reporter's message."""
+    focal_point = _focal_point_name(app, out)
+    if focal_point is None:
+        log.warning("outbox %s not sent, no provider configured: SMS to a reporter (%s)",
+                    out.outbox_id, out.purpose)
+    elif _demo(app):
+        log.warning("outbox %s not sent, no provider configured: SMS to %s (%s): %s",
+                    out.outbox_id, focal_point, out.purpose, out.text)
+    else:
+        log.warning("outbox %s not sent, no provider configured: SMS to %s (%s)",
+                    out.outbox_id, focal_point, out.purpose)

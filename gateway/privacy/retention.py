@@ -240,6 +240,7 @@ def purge(app: Flask, dry_run: bool = False, now: datetime | None = None) -> dic
         counts["sessions and counters left without expiry"] = _stale_redis_keys(app, dry_run)
     except RedisError as exc:
         log.warning("Redis keys not purged: %s", type(exc).__name__)
-    if not dry_run and any(counts.values()):
-        log.info("purge: %s", counts)
+    removed = "; ".join(f"{rule}: {count}" for rule, count in counts.items() if count)
+    if not dry_run and removed:  # a purge that removed nothing says nothing
+        log.info("purge removed %s", removed)
     return counts

@@ -86,18 +86,21 @@ def test_a_refused_message_is_erased_with_the_reason(app: Flask, at_api: StandIn
     assert row.recipient is None and row.body is None
 
 
-def test_not_sent_without_a_provider_prints_nothing_of_the_reporter(
-    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str]
+def test_not_sent_without_a_provider_logs_nothing_of_the_reporter(
+    make_app: Callable[..., Flask], capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
-    app = make_app()  # no credentials: nothing leaves the machine
+    caplog.set_level(logging.DEBUG)
+    app = make_app(EMBEDDED=True)  # no credentials: nothing leaves the machine
     queue(app)
     work(app)
     [row] = outbox(app)
     assert row.status == OutboxStatus.NOT_SENT
     assert row.recipient is None and row.body is None
     printed = capsys.readouterr()
-    assert "a reporter (reporter_reply)" in printed.out
-    assert NUMBER not in printed.out + printed.err and "4821" not in printed.out + printed.err
+    seen = caplog.text + printed.out + printed.err
+    assert "not sent, no provider configured: SMS to a reporter (reporter_reply)" in caplog.text
+    assert NUMBER not in seen and "4821" not in seen
 
 
 def test_a_row_erased_by_stop_sends_nothing(app: Flask, at_api: StandInAPI) -> None:
