@@ -47,6 +47,7 @@ from gateway.cases.references import is_valid
 from gateway.cases.routing import levels_covering
 from gateway.conversation import first_word, get_catalogs, get_engine, keyword_words
 from gateway.privacy.limits import count_refusal, hit
+from gateway.privacy.numbers import e164
 from gateway.storage.models import (
     Case,
     CaseEvent,
@@ -127,9 +128,13 @@ def parse(app: Flask, text: str) -> Command | None:
 
 
 def senders(session: Session, phone: str) -> list[FocalPoint]:
-    """Return the active focal point rows (one per role) of a phone number."""
+    """Return the active focal point rows (one per role) of a phone number, in any written form."""
+    # Rows hold E.164 numbers (directory.imports): " 23670000001" is +23670000001.
+    number = e164(phone)
+    if number is None:
+        return []
     return list(session.scalars(
-        select(FocalPoint).where(FocalPoint.phone == phone, FocalPoint.active.is_(True))
+        select(FocalPoint).where(FocalPoint.phone == number, FocalPoint.active.is_(True))
     ))
 
 

@@ -14,7 +14,7 @@ import io
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
 
 from gateway.errors import GatewayError, ImportRowError
+from gateway.privacy.numbers import e164
 from gateway.storage.models import (
     CATEGORIES,
     FocalPoint,
@@ -49,12 +50,13 @@ FOCAL_POINT_COLUMNS = (
 ALL_CATEGORIES = "*"
 LIST_SEPARATOR = ";"
 
-# E.164: a plus sign, then at most 15 digits; 8 is the shortest complete mobile number we serve.
-PHONE = re.compile(r"\+[0-9]{8,15}")
 # ISO 639-1/639-3 codes, optionally with a region or script (fr, sg, din, ar_SS, pt-BR).
 LANGUAGE = re.compile(r"[a-z]{2,3}(?:[_-][A-Za-z0-9]{2,8})?")
 # p-codes are letters, digits and a few separators; never spaces or the list separator.
 PCODE = re.compile(r"[A-Za-z0-9_.\-]+")
+# Optional location columns: the place's own name in one language (name_en, name_fr, name_sw).
+NAME_IN = "name_"
+NAME_IN_COLUMN = re.compile(rf"{NAME_IN}({LANGUAGE.pattern})", re.IGNORECASE)
 
 CsvSource = str | os.PathLike[str] | IO[str] | IO[bytes] | Iterable[Mapping[str, Any]]
 
@@ -204,12 +206,38 @@ def _check_header(header: list[str], columns: Sequence[str], problems: _Problems
         )
 
 
-def _read_rows(source: CsvSource, columns: Sequence[str], problems: _Problems) -> list[_Row]:
-    """Read a CSV source's rows as stripped strings by column; a bad header stops at once."""
+def _optional_columns(names: Iterable[str], optional: re.Pattern[str] | None) -> dict[str, str]:
+    """Map each optional column among names, as it is read, to its name in those names."""
+    if optional is None:
+        return {}
+    found: dict[str, str] = {}
+    for name in names:
+        match = optional.fullmatch(name.strip())
+        if match:
+            # Lower-case like every column (name_EN is name_en), but a language code's region
+            # as written (name_ar_SS), as in locales/languages.toml.
+            prefix, code = name.strip()[: match.start(1)], match.group(1)
+            primary, *region = re.split(r"(?=[_-])", code, maxsplit=1)
+            found[(prefix + primary).lower() + "".join(region)] = name
+    return found
+
+
+def _read_rows(
+    source: CsvSource,
+    columns: Sequence[str],
+    problems: _Problems,
+    optional: re.Pattern[str] | None = None,
+) -> list[_Row]:
+    """Read a CSV source's rows as stripped strings by column; a bad header stops at once.
+
+    optional: columns a file may have or not (name_en); a row holds those its file has.
+    """
     rows: list[_Row] = []
     if not isinstance(source, str | os.PathLike) and not hasattr(source, "read"):
         for line, mapping in enumerate(source, start=2):  # type: ignore[arg-type]
             values = {column: str(mapping.get(column) or "").strip() for column in columns}
+            for column, key in _optional_columns(mapping, optional).items():
+                values[column] = str(mapping.get(key) or "").strip()
             rows.append(_Row(line, values))
         return rows
 
@@ -228,6 +256,10 @@ def _read_rows(source: CsvSource, columns: Sequence[str], problems: _Problems) -
     header_problems.raise_if_any()
 
     index = {name.strip().lower(): i for i, name in enumerate(header)}
+    extra = {
+        column: index[name.strip().lower()]
+        for column, name in _optional_columns(header, optional).items()
+    }
     for line, record in records:
         if isinstance(record, ImportRowError):
             problems.errors.append(record)
@@ -240,9 +272,9 @@ def _read_rows(source: CsvSource, columns: Sequence[str], problems: _Problems) -
             )
             continue
         # A short row (trailing empty cells left out) reads its missing cells as empty.
+        at = {column: index[column] for column in columns} | extra
         values = {
-            column: record[index[column]].strip() if index[column] < len(record) else ""
-            for column in columns
+            column: record[i].strip() if i < len(record) else "" for column, i in at.items()
         }
         rows.append(_Row(line, values))
     return rows
@@ -281,6 +313,19 @@ class _Place:
     pcode: str
     name: str
     parent: str | None
+    # From the file's name_<lang> columns: a language's name, or "" (the column is empty).
+    names: dict[str, str] = field(default_factory=dict)
+
+    def names_over(self, stored: Mapping[str, str]) -> dict[str, str]:
+        """Return the stored names with this row's: a column the file lacks keeps its names.
+
+        An empty cell removes a language's name, and a name equal to `name` is not kept: that
+        language reads `name` either way.
+        """
+        merged = {**stored, **self.names}
+        return {
+            lang: merged[lang] for lang in sorted(merged) if merged[lang] not in ("", self.name)
+        }
 
 
 def _check_places(rows: list[_Row], known: set[str], problems: _Problems) -> dict[str, _Place]:
@@ -292,6 +337,13 @@ def _check_places(rows: list[_Row], known: set[str], problems: _Problems) -> dic
         before = len(problems.errors)
         pcode = _check_text(row, "pcode", pcode_limit, problems)
         name = _check_text(row, "name", name_limit, problems)
+        names = {
+            column.removeprefix(NAME_IN): _check_text(
+                row, column, name_limit, problems, required=False
+            ) or ""
+            for column in row.values
+            if column.startswith(NAME_IN)
+        }
         parent = row.values["parent_pcode"] or None
         for column, code in (("pcode", pcode), ("parent_pcode", parent)):
             if code and not PCODE.fullmatch(code):
@@ -307,7 +359,7 @@ def _check_places(rows: list[_Row], known: set[str], problems: _Problems) -> dic
             if parent == pcode:
                 problems.add(row.line, f"location {_show(pcode)} is its own parent")
         if pcode and name and len(problems.errors) == before:
-            places[pcode] = _Place(row.line, pcode, name, parent)
+            places[pcode] = _Place(row.line, pcode, name, parent, names)
 
     # Parents may come later in the file, or be in the database already.
     for place in places.values():
@@ -353,9 +405,13 @@ def _depths(parents: Mapping[str, str | None]) -> dict[str, int]:
 
 
 def import_locations(session: Session, rows_or_file: CsvSource) -> ImportReport:
-    """Create or update locations from `pcode,name,parent_pcode` rows, all or nothing."""
+    """Create or update locations from `pcode,name,parent_pcode[,name_<lang>...]` rows.
+
+    All or nothing. A `name_<lang>` column (name_en) gives a place its own name in a language;
+    a file without it leaves the names stored in that language as they are.
+    """
     problems = _Problems()
-    rows = _read_rows(rows_or_file, LOCATION_COLUMNS, problems)
+    rows = _read_rows(rows_or_file, LOCATION_COLUMNS, problems, NAME_IN_COLUMN)
     existing = {row.pcode: row for row in session.scalars(select(Location))}
     places = _check_places(rows, set(existing), problems)
 
@@ -373,7 +429,9 @@ def import_locations(session: Session, rows_or_file: CsvSource) -> ImportReport:
     objects = dict(existing)
     for pcode, place in places.items():
         if pcode not in objects:
-            objects[pcode] = Location(pcode=pcode, name=place.name, depth=depths[pcode])
+            objects[pcode] = Location(
+                pcode=pcode, name=place.name, names=place.names_over({}), depth=depths[pcode]
+            )
             session.add(objects[pcode])
     for pcode, place in places.items():
         location = objects[pcode]
@@ -381,8 +439,11 @@ def import_locations(session: Session, rows_or_file: CsvSource) -> ImportReport:
         if pcode not in existing:
             location.parent = parent
             created += 1
-        elif (location.name, location.parent) != (place.name, parent):
-            location.name, location.parent = place.name, parent
+            continue
+        # A new dict, never one changed in place: the JSON column sees only a new value.
+        names = place.names_over(location.names or {})
+        if (location.name, location.names, location.parent) != (place.name, names, parent):
+            location.name, location.names, location.parent = place.name, names, parent
             location.updated_at = utcnow()
             updated += 1
         else:
@@ -421,9 +482,13 @@ PHONE_FORM = "phone is not in E.164 form (+ and 8-15 digits)"
 
 
 def normalise_phone(value: str) -> str | None:
-    """Return a focal point's number as stored (E.164, spaces removed), or None if it is not."""
-    phone = "".join(value.split())
-    return phone if PHONE.fullmatch(phone) else None
+    """Return a focal point's number as stored (E.164), or None if it is not plausibly one.
+
+    The same form as every number that comes in (privacy.numbers.e164): separators dropped,
+    00 read as "+"; a national number ("0701 000 021") is refused, never guessed at. Stripped
+    first: in a file a leading space is only a space, never a "+" lost on the way.
+    """
+    return e164(value.strip())
 
 
 def _check_phone(row: _Row, problems: _Problems) -> str | None:

@@ -5,31 +5,25 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
-import re
 
 from flask import Flask, current_app
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 
+from gateway.privacy.numbers import require_e164
 from gateway.storage.db import session_scope
 from gateway.storage.models import Reporter
 
 log = logging.getLogger(__name__)
 
-_NON_DIGITS = re.compile(r"[^\d]")
-
-
-def normalise_msisdn(raw: str) -> str:
-    """Reduce a phone number to its digits, so +243 81... and 243 81... match."""
-    digits = _NON_DIGITS.sub("", raw or "")
-    if digits.startswith("00"):
-        digits = digits[2:]
-    return digits
-
 
 def pseudonym(raw_number: str, secret: str) -> str:
-    """Return the keyed pseudonym (HMAC-SHA256, hex) of a phone number."""
-    digits = normalise_msisdn(raw_number)
+    """Return the keyed pseudonym (HMAC-SHA256, hex) of a phone number, in any written form.
+
+    Raises InvalidNumber for what is not a phone number (privacy.numbers.e164).
+    """
+    # The E.164 number's digits without the "+", as before: pseudonyms made stay the same.
+    digits = require_e164(raw_number)[1:]
     return hmac.new(secret.encode(), b"msisdn:" + digits.encode(), hashlib.sha256).hexdigest()
 
 

@@ -1,4 +1,8 @@
-"""Africa's Talking callbacks: USSD hops and SMS delivery reports."""
+"""Africa's Talking callbacks: USSD hops and SMS delivery reports.
+
+Every number is put in E.164 form here, at the door (privacy.numbers.e164): a "+" posted
+unescaped arrives as a space, and the same caller must be the same caller however it came.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ from flows import Screen
 from gateway.channels.sms import intake as sms
 from gateway.channels.ussd import events as ussd_events
 from gateway.channels.ussd import hop as ussd
+from gateway.conversation import get_engine
 from gateway.delivery.receipts import record_report
+from gateway.privacy.numbers import e164
 from gateway.storage.db import session_scope
 from gateway.web.guard import protect
 from workers.enqueue import enqueue_inbound, escalate_now
@@ -33,10 +39,15 @@ def ussd_hop() -> Response:
     """Answer one USSD hop with a CON or END screen."""
     form = request.form
     session_id = form.get("sessionId", "").strip()
-    phone = form.get("phoneNumber", "").strip()
+    raw_phone = form.get("phoneNumber", "")
     text = form.get("text", "")
-    if not session_id or not phone or len(session_id) > 200 or len(text) > MAX_FIELD:
+    if not session_id or not raw_phone.strip() or len(session_id) > 200 or len(text) > MAX_FIELD:
         return _plain("Bad request\n", 400)
+    phone = e164(raw_phone)
+    if phone is None:
+        # Never guessed at (nor logged): the caller gets a proper END screen, nothing is kept.
+        log.warning("USSD hop from a number not in E.164 form: refused")
+        return _plain(get_engine().failure(None).ussd())
     screen: Screen = ussd.answer_hop(session_id=session_id, phone=phone, text=text)
     return _plain(screen.ussd())
 
@@ -46,9 +57,9 @@ def ussd_session_ended() -> Response:
     """Save a report whose USSD session the network cut off; `input` is never read."""
     form = request.form
     session_id = form.get("sessionId", "").strip()
-    phone = form.get("phoneNumber", "").strip()
+    phone = e164(form.get("phoneNumber", ""))
     status = form.get("status", "").strip()[:32]
-    if not session_id or not phone or not status or len(session_id) > 200 or len(phone) > 40:
+    if not session_id or not phone or not status or len(session_id) > 200:
         return _plain("Bad request\n", 400)
     try:
         ussd_events.session_ended(session_id=session_id, phone=phone, status=status)
@@ -62,9 +73,13 @@ def incoming_sms() -> Response:
     """Save an incoming SMS before answering, then let a job read it."""
     form = request.form
     provider_id = form.get("id", "").strip()
-    phone = form.get("from", "").strip()
+    phone = e164(form.get("from", ""))
     text = form.get("text", "")
-    if not provider_id or not phone or len(provider_id) > 200 or len(phone) > 32:
+    if not provider_id or len(provider_id) > 200:
+        return _plain("Bad request\n", 400)
+    if phone is None:
+        # A sender name ("Orange") or a national number: no reporter to pseudonymise or answer.
+        log.warning("incoming SMS from a sender not in E.164 form: refused")
         return _plain("Bad request\n", 400)
     try:
         message_id = sms.receive(
@@ -84,7 +99,7 @@ def incoming_sms() -> Response:
 
 @bp.post("/delivery-reports")
 def delivery_report() -> Response:
-    """Record what the network said about a message we sent."""
+    """Record what the network said about a message we sent (by its id: `phoneNumber` unread)."""
     message_id = request.form.get("id", "").strip()
     status = request.form.get("status", "").strip()[:32]
     if not message_id or not status or len(message_id) > 100:

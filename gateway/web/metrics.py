@@ -28,6 +28,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from gateway.cases.spool import pending
+from gateway.cases.status import status_expression
 from gateway.delivery.failures import SEND_FAILURES_KEY
 from gateway.storage.db import session_scope
 from gateway.storage.models import (
@@ -48,15 +49,37 @@ HOP_ENDPOINT = "africastalking.ussd_hop"
 ACK_WINDOW = timedelta(days=30)
 ACK_BUCKETS = (60.0, 300.0, 900.0, 1800.0, 3600.0, 7200.0, 21600.0, 86400.0)
 
-HOPS = Counter(
-    "gateway_ussd_hops", "USSD hops answered, by the screen given (con, end)", ["screen"],
-    registry=None,
-)
-HOP_SECONDS = Histogram(
-    "gateway_ussd_hop_seconds", "Time to answer a USSD hop",
-    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0),
-    registry=None,
-)
+
+
+class _HopMetrics:
+    """The hop counter and histogram, made on the first hop this process answers.
+
+    With PROMETHEUS_MULTIPROC_DIR set, prometheus_client writes a file for each metric as it is
+    made: made at import, every `gateway` command (which imports this module) would leave one
+    there, and crash if the folder is missing. Only a process that answers hops makes them.
+    """
+
+    def __init__(self) -> None:
+        self._made: tuple[Counter, Histogram] | None = None
+
+    def get(self) -> tuple[Counter, Histogram]:
+        if self._made is None:
+            self._made = (
+                Counter(
+                    "gateway_ussd_hops", "USSD hops answered, by the screen given (con, end)",
+                    ["screen"], registry=None,
+                ),
+                Histogram(
+                    "gateway_ussd_hop_seconds", "Time to answer a USSD hop",
+                    buckets=(0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0,
+                             10.0),
+                    registry=None,
+                ),
+            )
+        return self._made
+
+
+HOP_METRICS = _HopMetrics()
 
 
 def _before_hop() -> None:
@@ -68,12 +91,13 @@ def _after_hop(response: Response) -> Response:
     started = g.pop("hop_started", None)
     if started is None:
         return response
-    HOP_SECONDS.observe(time.perf_counter() - started)
+    hops, hop_seconds = HOP_METRICS.get()
+    hop_seconds.observe(time.perf_counter() - started)
     if response.status_code != 200:
         screen = "refused"
     else:
         screen = "end" if response.get_data()[:4] == b"END " else "con"
-    HOPS.labels(screen=screen).inc()
+    hops.labels(screen=screen).inc()
     return response
 
 
@@ -109,9 +133,11 @@ class StateCollector:
 
     def _database(self) -> Iterator[Metric]:
         now = utcnow()
+        # The status `gateway cases` shows: an acknowledged case is no longer counted as routed.
+        status = status_expression().label("status")
         with session_scope(self.app) as session:
             by_kind = session.execute(
-                select(Case.kind, Case.status, func.count()).group_by(Case.kind, Case.status)
+                select(Case.kind, status, func.count()).group_by(Case.kind, status)
             ).all()
             oldest = session.scalar(
                 select(func.min(Case.created_at)).where(Case.status == CaseStatus.NEW)
@@ -192,8 +218,8 @@ def render(app: Flask) -> bytes:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         MultiProcessCollector(registry)
     else:
-        registry.register(HOPS)
-        registry.register(HOP_SECONDS)
+        for metric in HOP_METRICS.get():
+            registry.register(metric)
     registry.register(StateCollector(app))  # type: ignore[arg-type]
     return generate_latest(registry)
 

@@ -30,7 +30,10 @@ def provider_key(provider_id: str) -> str:
 def receive(
     app: Flask, *, provider_id: str, phone: str, text: str, network_code: str | None
 ) -> int | None:
-    """Save one incoming SMS; return its row id, or None when it was saved before."""
+    """Save one incoming SMS; return its row id, or None when it was saved before.
+
+    phone: the sender's number in E.164 form (privacy.numbers.e164), as every number is kept.
+    """
     pseudonym = caller_pseudonym(phone, app)
     with session_scope(app) as session:
         row = InboundMessage(

@@ -28,6 +28,7 @@ from gateway.channels.sms.keywords import Keywords, Match
 from gateway.channels.submit import STATUS_FLOW, Filed, answer_status, file_report, status_text
 from gateway.conversation import first_word, get_catalogs, get_engine
 from gateway.privacy.limits import count_refusal, hit, within
+from gateway.privacy.numbers import e164
 from gateway.storage.models import Channel, FocalPoint, InboundMessage, OutboxPurpose
 
 log = logging.getLogger(__name__)
@@ -231,6 +232,8 @@ def read(app: Flask, session: Session, message: InboundMessage, text: str,
     # limit's replies. What a message does (a report, an acknowledgement) is never held back.
     # A run again after a failure was counted by its first run: it only reads the counter.
     limit = app.config["SMS_PER_SENDER"]
+    # Saved in E.164 form at the door; one saved before that is put in it here (or not answered).
+    number = e164(number) or ""
     staff = focal_commands.senders(session, number) if number else []
     if staff:
         # A focal point's phone: a busy day's commands and their confirmation codes must get
