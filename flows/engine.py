@@ -283,14 +283,14 @@ class Engine:
         if step.type == "location":
             level = state.get("level")
             choices = [
-                _Choice("place", place.name, place.pcode)
+                _Choice("place", place.name_in(lang), place.pcode)
                 for place in self.places.children(level)
             ]
             current = self.places.get(level) if level else None
             if current is None:
                 choices.append(_Choice("here", self._t(lang, messages.DONT_KNOW_PLACE), None))
             else:
-                label = self._t(lang, messages.NOT_SURE_IN, place=current.name)
+                label = self._t(lang, messages.NOT_SURE_IN, place=current.name_in(lang))
                 choices.append(_Choice("here", label, current.pcode))
             return choices
         return []

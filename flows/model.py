@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -17,13 +18,24 @@ class Place:
     pcode: str
     name: str
     has_children: bool
+    # Its own name in a language that has one; other languages read `name`. Left out of the
+    # hash: a dict has none, and the p-code already tells places apart.
+    names: Mapping[str, str] = field(default_factory=dict, hash=False)
+
+    def name_in(self, lang: str | None) -> str:
+        """Return the name a caller reading lang is shown: their language's, else `name`."""
+        return self.names.get(lang or "") or self.name
 
 
 class PlaceDirectory(Protocol):
     """Read access to the location hierarchy."""
 
     def children(self, pcode: str | None) -> list[Place]:
-        """Return the places directly under pcode (None: top level), sorted by name."""
+        """Return the places directly under pcode (None: top level), sorted by `name`.
+
+        Sorted by the default name in every language, so that a place keeps its number
+        whichever language a caller reads the menu in.
+        """
         ...
 
     def get(self, pcode: str) -> Place | None:

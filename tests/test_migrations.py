@@ -1,4 +1,4 @@
-"""Migration 0004 converts what earlier versions stored, on SQLite and on PostgreSQL."""
+"""Migrations convert what earlier versions stored (0004, 0008), on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from gateway.storage.models import (
     CaseEventKind,
     InboundMessage,
     InboundStatus,
+    Location,
     OutboxMessage,
     OutboxPurpose,
 )
@@ -87,4 +88,43 @@ def test_stored_urgency_and_vocabularies_survive_the_upgrade(
             "INSERT INTO case_events (case_id, kind, detail, created_at) VALUES"
             " (1, 'made_up', '{}', CURRENT_TIMESTAMP)"
         ))
+    get_engine(app).dispose()
+
+
+def test_locations_gain_names_per_language_and_keep_their_name(
+    make_app: Callable[..., Flask], empty_database: str
+) -> None:
+    app = make_app(DATABASE_URL=empty_database)
+    upgrade(app, "0007")
+    with get_engine(app).begin() as conn:
+        conn.execute(text(
+            "INSERT INTO locations (pcode, name, parent_id, depth, updated_at) VALUES"
+            " ('CF', 'République centrafricaine', NULL, 0, CURRENT_TIMESTAMP)"
+        ))
+        conn.execute(text(
+            "INSERT INTO locations (pcode, name, parent_id, depth, updated_at) SELECT"
+            " 'CF11', 'Bangui', id, 1, CURRENT_TIMESTAMP FROM locations WHERE pcode = 'CF'"
+        ))
+    upgrade(app)
+    with session_scope(app) as session:
+        rows = session.scalars(select(Location).order_by(Location.id)).all()
+        assert [(row.pcode, row.name, row.names) for row in rows] == [
+            ("CF", "République centrafricaine", {}), ("CF11", "Bangui", {}),
+        ]
+        assert rows[0].name_in("en") == "République centrafricaine"  # no name of its own yet
+        rows[0].names = {"en": "Central African Republic"}
+        session.commit()
+    with session_scope(app) as session:
+        country = session.scalars(select(Location).where(Location.pcode == "CF")).one()
+        assert country.name_in("en") == "Central African Republic"
+        assert country.name_in("fr") == "République centrafricaine"
+    # A row written without the column (an older process, a hand-written INSERT) has no names.
+    with get_engine(app).begin() as conn:
+        conn.execute(text(
+            "INSERT INTO locations (pcode, name, parent_id, depth, updated_at) SELECT"
+            " 'CF52', 'Ouaka', id, 1, CURRENT_TIMESTAMP FROM locations WHERE pcode = 'CF'"
+        ))
+    with session_scope(app) as session:
+        ouaka = session.scalars(select(Location).where(Location.pcode == "CF52")).one()
+        assert ouaka.names == {} and ouaka.name_in("en") == "Ouaka"
     get_engine(app).dispose()

@@ -73,12 +73,14 @@ def place_names(case: Case, catalogs: Catalogs, lang: str) -> list[str]:
     if location is None:
         # TRANSLATORS: in a focal point's SMS, when the caller did not say where.
         return [catalogs.gettext(lang, "place not known")]
+    # Named as the SMS is written: in lang where the place has a name of its own, else `name`.
+    place = location.name_in(lang)
     if location.parent is None:
-        return [location.name]
+        return [place]
     # TRANSLATORS: a place and the area it is in, e.g. "Bambari (Ouaka)".
-    both = catalogs.gettext(lang, "%(place)s (%(area)s)", place=location.name,
-                            area=location.parent.name)
-    return [both, location.name]
+    both = catalogs.gettext(lang, "%(place)s (%(area)s)", place=place,
+                            area=location.parent.name_in(lang))
+    return [both, place]
 
 
 

@@ -21,7 +21,7 @@ CHECK_SECONDS = 1.0
 
 @dataclass
 class _Tree:
-    """Every place by p-code, and the places under each (None: the top level), by name."""
+    """Every place by p-code, and the places under each (None: the top level), by `name`."""
 
     stamp: tuple[Any, ...]
     places: dict[str, Place] = field(default_factory=dict)
@@ -72,14 +72,17 @@ class DatabasePlaces:
             if known is not None and known.stamp == stamp:
                 return known
             rows = session.execute(
-                select(Location.id, Location.pcode, Location.name, Location.parent_id)
-                .order_by(Location.name)
+                select(
+                    Location.id, Location.pcode, Location.name, Location.names,
+                    Location.parent_id,
+                ).order_by(Location.name)
             ).all()
-        parents = {parent_id for _, _, _, parent_id in rows if parent_id is not None}
-        pcode_of = {row_id: pcode for row_id, pcode, _, _ in rows}
+        parents = {parent_id for *_, parent_id in rows if parent_id is not None}
+        pcode_of = {row_id: pcode for row_id, pcode, *_ in rows}
         tree = _Tree(stamp)
-        for row_id, pcode, name, parent_id in rows:
-            place = Place(pcode, name, row_id in parents)
+        for row_id, pcode, name, names, parent_id in rows:
+            # The names in every language are read here, with the tree: a hop asks none.
+            place = Place(pcode, name, row_id in parents, dict(names or {}))
             tree.places[pcode] = place
             parent = pcode_of.get(parent_id) if parent_id is not None else None
             tree.children.setdefault(parent, []).append(place)

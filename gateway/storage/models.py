@@ -165,6 +165,9 @@ class Location(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     pcode: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
+    # The place's own name in a language that has one ({"en": "Central African Republic"});
+    # a language not in it reads `name`, so only names that really differ are stored.
+    names: Mapped[dict[str, str]] = mapped_column(JSON, default=dict, server_default="{}")
     parent_id: Mapped[int | None] = mapped_column(
         ForeignKey("locations.id", ondelete="RESTRICT"), index=True
     )
@@ -172,6 +175,10 @@ class Location(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     parent: Mapped[Location | None] = relationship(remote_side=[id])
+
+    def name_in(self, lang: str | None) -> str:
+        """Return the place's name in lang, or its default name when lang has none."""
+        return (self.names or {}).get(lang or "") or self.name
 
 
 class FocalPoint(Base):
