@@ -210,6 +210,8 @@ def configure(level: int = logging.INFO) -> None:
         logging.getLogger(name).setLevel(level)
     # Werkzeug's access log prints query strings, and the webhook token travels in one.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    # Alembic says "Context impl ..." at every connection; `db upgrade` names what it applied.
+    logging.getLogger("alembic").setLevel(logging.WARNING)
     # RQ's worker logs every job it starts and ends; the sweep's and purge's say nothing.
     rq_worker = logging.getLogger("rq.worker")
     if not any(isinstance(f, QuietMaintenanceFilter) for f in rq_worker.filters):

@@ -10,6 +10,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from configparser import ConfigParser
@@ -215,3 +216,25 @@ def _alive(process: psutil.Process) -> bool:
         return process.status() != psutil.STATUS_ZOMBIE
     except psutil.NoSuchProcess:
         return False
+
+
+def test_gateway_commands_write_nothing_to_the_metrics_folder(
+    schema: str, redis_connection: Redis, tmp_path: Path,
+) -> None:
+    """Only web processes pool hop counts there: a command neither writes nor needs the folder."""
+    folder = tmp_path / "metrics"
+    folder.mkdir()
+    missing = tmp_path / "missing"
+    data = tmp_path / "data"
+    data.mkdir()
+    for where in (folder, missing):
+        env = gateway_env(schema, redis_connection, data, None,
+                          PROMETHEUS_MULTIPROC_DIR=str(where))
+        result = subprocess.run(
+            [sys.executable, "-m", "gateway", "cases", "list"], env=env, cwd=ROOT,
+            capture_output=True, text=True, timeout=60,
+        )
+        assert result.returncode == 0, result.stderr
+        assert "Traceback" not in result.stderr
+    assert list(folder.iterdir()) == []
+    assert not missing.exists()
