@@ -6,6 +6,7 @@ import contextlib
 import re
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from babel.core import UnknownLocaleError
@@ -50,7 +51,8 @@ def update(root: str | Path) -> None:
 
 def compile_catalogs(root: str | Path) -> None:
     """Write the .mo files next to the catalogs (optional: the gateway compiles in memory)."""
-    pybabel(root, "compile", "-d", str(LOCALES))
+    # --use-fuzzy: drafts are served (see flows.i18n), and a fuzzy header must not skip a file.
+    pybabel(root, "compile", "--use-fuzzy", "-d", str(LOCALES))
 
 
 def read_catalog(path: str | Path, lang: str | None = None) -> Catalog:
@@ -78,14 +80,13 @@ def short(msgid: MessageId) -> str:
 def entry_problem(msgid: MessageId, message: Message | None, lang: str) -> tuple[str, str] | None:
     """Return (kind, text) of what is wrong with msgid's entry in lang's catalog, or None.
 
-    English is the source: an empty msgstr means the msgid as written.
+    English is the source: an empty msgstr means the msgid as written. A fuzzy entry is a draft
+    (served, counted by review_states): not a problem, but checked like any other.
     """
     if message is None:
         return "missing-translation", f"not in the catalog: {short(msgid)}"
-    strings = message.string if isinstance(message.string, tuple | list) else (message.string,)
+    strings = _strings(message)
     if lang != SOURCE_LANGUAGE:
-        if message.fuzzy:
-            return "missing-translation", f"fuzzy translation (counts as missing): {short(msgid)}"
         if not all(strings):
             return "missing-translation", f"missing translation: {short(msgid)}"
     sources = msgid if isinstance(msgid, tuple) else (msgid,)
@@ -101,6 +102,11 @@ def entry_problem(msgid: MessageId, message: Message | None, lang: str) -> tuple
                 f"in the translation of {short(msgid)}"
             )
     return None
+
+
+def _strings(message: Message) -> tuple[str, ...]:
+    string = message.string
+    return tuple(string) if isinstance(string, tuple | list) else (string,)
 
 
 def _names(found: Iterable[str]) -> str:
@@ -164,7 +170,7 @@ def load_catalog(locales_dir: str | Path, lang: str) -> tuple[Catalog | None, Pr
 def check_catalogs(
     locales_dir: str | Path, languages: Iterable[str] | None = None
 ) -> list[Problem]:
-    """Report every template msgid that a language's catalog lacks, leaves fuzzy or garbles."""
+    """Report every template msgid that a language's catalog lacks, leaves empty or garbles."""
     locales_dir = Path(locales_dir)
     codes = list(languages) if languages is not None else list(load_languages(locales_dir))
     template_path = locales_dir / "messages.pot"
@@ -184,3 +190,68 @@ def check_catalogs(
             if found is not None:
                 problems.append(Problem(path, None, found[0], found[1], lang))
     return problems
+
+
+@dataclass(frozen=True)
+class ReviewState:
+    """How much of one language's catalog a native speaker has checked."""
+
+    code: str
+    name: str
+    reviewed: int
+    drafts: int
+    missing: int
+
+
+def review_state(
+    locales_dir: str | Path, lang: str, name: str | None = None
+) -> ReviewState:
+    """Count the template's messages that lang has reviewed, as drafts (fuzzy), or lacks."""
+    locales_dir = Path(locales_dir)
+    template = _ids(read_catalog(locales_dir / "messages.pot"))
+    catalog, _ = load_catalog(locales_dir, lang)
+    entries = _ids(catalog) if catalog is not None else {}
+    reviewed = drafts = missing = 0
+    for key in template:
+        message = entries.get(key)
+        translated = message is not None and (lang == SOURCE_LANGUAGE or all(_strings(message)))
+        if message is None or not translated:
+            missing += 1
+        elif message.fuzzy:
+            drafts += 1
+        else:
+            reviewed += 1
+    return ReviewState(lang, name or lang, reviewed, drafts, missing)
+
+
+def review_states(
+    locales_dir: str | Path, languages: Iterable[str] | None = None
+) -> list[ReviewState]:
+    """Count reviewed messages and drafts of each language, in the order of languages.toml."""
+    configured = load_languages(locales_dir)
+    codes = list(languages) if languages is not None else list(configured)
+    return [
+        review_state(locales_dir, code, configured[code].name if code in configured else None)
+        for code in codes
+    ]
+
+
+def review_line(state: ReviewState) -> str:
+    """Describe one language's review state on one line of `gateway i18n check`."""
+    line = (
+        f"{state.code} ({state.name}): {state.reviewed} reviewed, {state.drafts} draft(s) "
+        "not yet checked by a native speaker"
+    )
+    return line + (f", {state.missing} missing" if state.missing else "")
+
+
+def review_table(states: Iterable[ReviewState]) -> str:
+    """Return the Markdown table of README.md's language list (`gateway i18n status`)."""
+    lines = [
+        "| Language | Code | Reviewed | Drafts (fuzzy) | Missing |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    lines += [
+        f"| {s.name} | `{s.code}` | {s.reviewed} | {s.drafts} | {s.missing} |" for s in states
+    ]
+    return "\n".join(lines) + "\n"

@@ -262,8 +262,7 @@ def screen_problems(engine: Engine) -> list[Problem]:
     problems: list[Problem] = []
     for flow in engine.flows.values():
         for step in flow.steps.values():
-            if step.channels and "ussd" not in step.channels:
-                continue
+            # SMS-only steps too: the engine shortens an SMS question as it does a screen.
             for lang in engine.languages:
                 problems += [
                     Problem(flow.path, step.name, "screen-too-long", text, lang)

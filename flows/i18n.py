@@ -24,6 +24,7 @@ AUTONYMS = {
     "ln": "Lingála",
     "sw": "Kiswahili",
     "ar": "العربية",
+    "pga": "Arabi Juba",
     "kg": "Kikongo",
     "lua": "Tshiluba",
     "din": "Thuɔŋjäŋ",
@@ -78,6 +79,14 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+class _Lenient(dict[str, object]):
+    """Placeholders a caller of gettext did not give read as nothing: never a dead line."""
+
+    def __missing__(self, key: str) -> object:
+        log.warning("no value for %%(%s)s: shown empty", key)
+        return ""
+
+
 class Catalogs:
     """Gettext catalogs loaded from locales/<lang>/LC_MESSAGES/messages.po."""
 
@@ -106,9 +115,23 @@ class Catalogs:
         try:
             return text % params
         except (KeyError, ValueError, TypeError):
-            # A translation whose placeholders differ from the msgid's: show the source instead.
-            log.warning("bad placeholders in the %s translation of %r", lang, msgid)
-            return msgid % params
+            pass
+        try:
+            source = msgid % params
+        except KeyError:
+            # The caller did not give a value the message names: it reads as nothing, rather
+            # than end the call or the job on an error.
+            for candidate in (text, msgid):
+                try:
+                    return candidate % _Lenient(params)
+                except (ValueError, TypeError):
+                    continue
+            return msgid
+        except (ValueError, TypeError):
+            return msgid
+        # A translation whose placeholders differ from the msgid's: show the source instead.
+        log.warning("bad placeholders in the %s translation of %r", lang, msgid)
+        return source
 
     def ngettext(
         self, lang: str, singular: str, plural: str, n: int, **params: object
@@ -126,7 +149,10 @@ class Catalogs:
 def _load(path: Path, lang: str, plural: str | None = None) -> gettext.NullTranslations:
     """Compile one .po file in memory; a missing file gives the msgids themselves.
 
-    The plural rule is the configured one, else the catalog's header, else CLDR's, else English's.
+    Drafts (entries marked fuzzy: not yet checked by a native speaker) are served: a caller
+    reads a draft in their language rather than English they may not read. A fuzzy header does
+    not set the catalog aside either. The plural rule is the configured one, else the catalog's
+    header, else CLDR's, else English's.
     """
     if not path.is_file():
         log.info("no catalog for %s at %s: using the source messages", lang, path)
@@ -141,6 +167,7 @@ def _load(path: Path, lang: str, plural: str | None = None) -> gettext.NullTrans
     if plural:
         catalog.mime_headers = [("Plural-Forms", plural)]
     buffer = BytesIO()
-    write_mo(buffer, catalog, use_fuzzy=False)
+    catalog.fuzzy = False  # a header left fuzzy by pybabel init says nothing of the messages
+    write_mo(buffer, catalog, use_fuzzy=True)
     buffer.seek(0)
     return Translations(fp=buffer)

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import click
 
-from flows.catalog_check import check_catalogs, check_template, compile_catalogs, update
+from flows.catalog_check import (
+    check_catalogs,
+    check_template,
+    compile_catalogs,
+    review_line,
+    review_states,
+    review_table,
+    update,
+)
 from gateway.commands.flows import report, split_codes
 from gateway.config import ROOT
 
@@ -44,11 +52,24 @@ def compile_command(root: Path) -> None:
     help="Comma-separated language codes (default: every one in locales/languages.toml).",
 )
 def check_command(root: Path, languages: str | None) -> None:
-    """Fail when the template is stale or a language lacks, leaves fuzzy or garbles a message."""
+    """Fail when the template is stale or a language lacks or garbles a message.
+
+    Print each language's reviewed messages and drafts (fuzzy: served, not yet checked by a native
+    speaker); drafts are reported, never a failure.
+    """
     codes = split_codes(languages)
     problems = check_template(root) + check_catalogs(root / "locales", codes)
+    for state in review_states(root / "locales", codes):
+        click.echo(review_line(state))
     checked = "languages: " + (", ".join(codes) if codes is not None else "all configured")
     report(problems, "i18n check", checked)
+
+
+@i18n_group.command("status")
+@_ROOT_OPTION
+def status_command(root: Path) -> None:
+    """Print the table of README.md's language list: reviewed messages and drafts per language."""
+    click.echo(review_table(review_states(root / "locales")), nl=False)
 
 
 COMMANDS = [i18n_group]
