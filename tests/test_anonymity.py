@@ -120,7 +120,8 @@ def test_no_trace_of_an_sms_reporters_number_or_words(
     phone = Phone(client, at_api, run_jobs, number=PHONE)
     phone.send("ALERT")
     mid_conversation = redis_bytes(redis)  # the open conversation's state, encrypted
-    for answer in ("1", "1", "3", "1", "2", "1", "1", words, "1", "1"):
+    # ...Bambari; today, armed group, under 15, 2-3 girls, no boys; in danger now; words...
+    for answer in ("1", "1", "3", "1", "1", "1", "1", "3", "1", "1", words, "1", "1"):
         phone.send(answer)
     phone.send(f"ALERT {words}")
     phone.send(f"OK {new_reference()}")  # a reporter's phone claiming a focal point's command

@@ -132,7 +132,8 @@ def test_seed_demo_loads_a_demo_deployment_and_twice_changes_nothing(
 
     assert second.exit_code == 0, second.output
     assert counts(env) == loaded
-    locations, people = second.stdout.splitlines()
+    locations, people, services = second.stdout.splitlines()
+    assert services.startswith("7 services: 0 created, 0 updated, 7 unchanged")
     assert locations == f"{loaded[0]} locations: 0 created, 0 updated, {loaded[0]} unchanged"
     assert people == f"{loaded[1]} focal points: 0 created, 0 updated, {loaded[1]} unchanged"
     assert first.stdout.splitlines()[0].endswith(f"{loaded[0]} created, 0 updated, 0 unchanged")

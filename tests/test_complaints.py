@@ -46,7 +46,7 @@ def to(at_api: StandInAPI, number: str) -> list[str]:
 
 def complain(client: FlaskClient, what: str = "Sexual abuse", when: str = "Today",
              help_now: str = "Health care", place: tuple[str, ...] = ("Ouaka", "Bambari"),
-             phone: str = CALLER) -> str:
+             phone: str = CALLER, contact: str = "No") -> str:
     """Make a complaint by USSD in English; return the last screen."""
     caller = Caller(client, phone=phone)
     caller.dial()
@@ -64,6 +64,8 @@ def complain(client: FlaskClient, what: str = "Sexual abuse", when: str = "Today
     caller.choose(help_now)
     assert "Do you want one SMS" in caller.screen
     caller.choose("No")
+    assert "support service call you" in caller.screen
+    caller.choose(contact)
     return caller.choose("Send")
 
 
@@ -167,7 +169,8 @@ def test_a_complaint_by_sms_goes_the_same_restricted_way(
     phone.send("LANGUAGE")
     phone.send("English")
     assert "confidential" in phone.send("3")  # "Report misconduct by personnel"
-    for answer in ["1", "1", "1", "Ouaka", "Bambari", "2", "1", "5", "2"]:
+    # ... help now: don't know; no SMS later; no call from a support service.
+    for answer in ["1", "1", "1", "Ouaka", "Bambari", "2", "1", "5", "2", "1"]:
         phone.send(answer)
     last = phone.send("1")
     assert "Your report number is" in last and "health centre" in last

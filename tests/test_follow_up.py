@@ -33,7 +33,8 @@ def report(client: FlaskClient, sms_later: bool) -> str:
         caller.press(key)
     caller.choose("Ouaka")
     caller.choose("Bambari")
-    for key in ["2", "1", "1"]:
+    # Today, an armed group, the youngest under 15, two or three girls, no boys, in danger now.
+    for key in ["1", "1", "1", "3", "1", "1"]:
         caller.press(key)
     assert "Do you want one SMS" in caller.screen
     caller.press("1" if sms_later else "2")
@@ -149,7 +150,8 @@ def test_an_sms_reporter_who_asked_gets_the_follow_up_sms_too(
     deployment.standard(app)
     phone = Phone(client, at_api, run_jobs, number=CALLER)
     phone.send("ALERT")
-    for answer in ("1", "1", "3", "1", "2", "1", "1"):
+    # ...Bambari; today, armed group, under 15, 2-3 girls, no boys; in danger now.
+    for answer in ("1", "1", "3", "1", "1", "1", "1", "3", "1", "1"):
         phone.send(answer)
     assert "Do you want one SMS" in phone.send("1")  # nothing to add
     phone.send("yes")

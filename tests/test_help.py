@@ -18,7 +18,8 @@ from tests.test_ussd import reference_in
 SERVICES, SERVICES_WOMAN = "+23670000051", "+23670000052"
 
 
-def ask_for_help(client: FlaskClient, sex: str = "Girl", need: str = "safe") -> str:
+def ask_for_help(client: FlaskClient, sex: str = "Girl", need: str = "safe",
+                 contact: str = "No") -> str:
     caller = Caller(client, phone="+243970006666")
     caller.dial()
     caller.choose("English")
@@ -34,6 +35,7 @@ def ask_for_help(client: FlaskClient, sex: str = "Girl", need: str = "safe") -> 
     assert "What do you need first?" in caller.screen
     caller.choose(need)
     caller.choose("No")  # no SMS later
+    caller.choose(contact)  # may a support service call?
     return caller.choose("Send")
 
 

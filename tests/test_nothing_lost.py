@@ -59,7 +59,8 @@ def test_redis_down_at_the_last_hop(
         caller.press(key)
     caller.choose("Ouaka")
     caller.choose("Bambari")
-    for key in ("2", "1", "1", "2"):  # ...; no SMS later
+    # Today, armed group, under 15, 2-3 girls, no boys; in danger now; no SMS later.
+    for key in ("1", "1", "1", "3", "1", "1", "2"):
         caller.press(key)
 
     def redis_dies(_session: object) -> None:

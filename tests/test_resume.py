@@ -35,11 +35,10 @@ def cut_and_end(client: FlaskClient, phone: str = PHONE) -> tuple[Caller, str]:
 
 
 def finish_report(caller: Caller) -> str:
-    """Answer from the number of children on: 2-3 girls, in danger now, no SMS; send."""
-    caller.press("2")
-    caller.press("1")
-    caller.press("1")
-    caller.press("2")
+    """Answer from "when" on: today, armed group, under 15, 2-3 girls, no boys, in danger now,
+    no SMS; send."""
+    for key in ("1", "1", "1", "3", "1", "1", "2"):
+        caller.press(key)
     assert "Send your report" in caller.screen
     return caller.press("1")
 
@@ -195,19 +194,20 @@ def test_cut_again_after_continuing_keeps_one_case(
     cut_and_end(client)
     second = redial(client)
     second.choose(CONTINUE)
-    second.press("2")  # two or three children, then cut again
+    second.press("2")  # in the last 3 days, then cut again
     end_session(client, second, "Failed")
     third = redial(client)
-    assert "Are they girls or boys" in third.choose(CONTINUE)
-    third.press("1")
-    third.press("1")
-    third.press("2")
+    assert "Who did it?" in third.choose(CONTINUE)
+    # An armed group, under 15, 2-3 girls, no boys, in danger now, no SMS; send.
+    for key in ("1", "1", "3", "1", "1", "2"):
+        third.press(key)
     end = third.press("1")
     run_jobs()
     [case] = all_cases(app)
     assert reference_in(end) == case.reference
     assert not case.partial
     assert (case.children, case.sex) == ("2-3", "girls")
+    assert (case.girls, case.boys, case.answers) == ("2-3", "0", {"when": "last_3_days"})
     assert len(at_api.messages) == 1
 
 
@@ -280,5 +280,8 @@ def test_a_resumed_session_keeps_the_answers_focal_points_were_sent(
     assert case.location is not None and case.location.pcode == "CF521"
     assert (case.children, case.sex, case.urgent) == ("2-3", "girls", True)  # were unknown
     [completed] = [event for event in case.events if event.kind == "completed"]
-    assert completed.detail == {"added": ["children", "sex", "urgent"]}
+    assert completed.detail == {"added": [
+        "incident_dates", "perpetrator", "age_group", "girls", "boys", "children", "sex",
+        "urgent", "when",
+    ]}
     assert [sms["form"]["message"] for sms in at_api.messages] == [sent]  # nothing resent

@@ -179,9 +179,9 @@ def _seed_demo_then_serve(tmp_path: Path, data_dir: Path, since: float) -> None:
                     assert time.monotonic() < deadline, log.read_text()
                     time.sleep(0.3)
             assert first.startswith("CON 1 Français")
-            # English; report; continue; recruited; Ouaka; Bambari; 2-3; girls; danger now;
-            # no SMS later; send.
-            inputs = ["2", "1", "1", "1", "4", "2", "2", "1", "1", "2", "1"]
+            # English; report; continue; recruited; Ouaka; Bambari; today; armed group;
+            # under 15; 2-3 girls; no boys; danger now; no SMS later; send.
+            inputs = ["2", "1", "1", "1", "4", "2", "1", "1", "1", "3", "1", "1", "2", "1"]
             end = ""
             for i in range(1, len(inputs) + 1):
                 end = _hop(port, "*".join(inputs[:i]))

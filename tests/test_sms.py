@@ -97,8 +97,11 @@ def test_a_whole_alert_by_sms_in_french(app: Flask, phone: Phone, at_api: StandI
     assert "3 Ouaka" in places
     phone.send("3")
     phone.send("1")  # Bambari
-    phone.send("2")  # two or three
-    phone.send("1")  # girls
+    phone.send("1")  # today
+    phone.send("1")  # an armed group
+    phone.send("1")  # the youngest under 15
+    phone.send("3")  # two or three girls
+    phone.send("1")  # no boys
     details = phone.send("1")  # in danger now -> free text, by SMS only
     assert "nom" in details  # the prompt says not to write names
     phone.send("Deux filles emmenées au marché par des hommes armés")
@@ -118,7 +121,7 @@ def test_a_whole_alert_by_sms_in_french(app: Flask, phone: Phone, at_api: StandI
     assert reference in alert and "Bambari" in alert
     with session_scope(app) as session:
         stored = session.scalars(select(InboundMessage)).all()
-        assert len(stored) == 11 and all(m.body is None and m.reply_to is None for m in stored)
+        assert len(stored) == 14 and all(m.body is None and m.reply_to is None for m in stored)
 
 
 def test_a_repeated_callback_changes_nothing(app: Flask, phone: Phone) -> None:

@@ -19,16 +19,23 @@ from tests.conftest import AT_API_KEY, AT_USERNAME, StandInAPI
 
 
 def walk_alert(caller: Caller, *, language: str = "English", urgent: str = "Yes") -> str:
-    """Dial and report the recruitment of 2-3 girls in Bambari; return the last screen."""
+    """Dial and report the recruitment of 2-3 girls in Bambari; return the last screen.
+
+    Today, by an armed group, the youngest under 15, no boys: keys, not labels, so that the
+    walk is the same in every language.
+    """
     caller.dial()
     caller.choose(language)
     caller.press("1")  # the alert is the first entry of the main menu
     caller.press("1")  # the screen saying who receives it and that it is confidential
-    caller.press("1")  # recruited or used by an armed group
+    caller.press("1")  # recruited or used by armed forces or groups
     caller.choose("Ouaka")
     caller.choose("Bambari")
-    caller.press("2")  # two or three children
-    caller.press("1")  # girls
+    caller.press("1")  # today
+    caller.press("1")  # by an armed group
+    caller.press("1")  # the youngest under 15
+    caller.press("3")  # two or three girls
+    caller.press("1")  # no boys
     caller.press("1" if urgent == "Yes" else "2")  # in danger right now
     caller.press("2")  # no SMS when it is followed up
     assert caller.screen.startswith("CON ")
@@ -64,6 +71,9 @@ def test_alert_reaches_the_focal_points_phone(
         "recruitment", "2-3", "girls", True,
     )
     assert case.location is not None and case.location.pcode == "CF521"
+    assert (case.girls, case.boys, case.perpetrator, case.age_group) == (
+        "2-3", "0", "armed_group", "under_15",
+    )
 
     started = time.monotonic()
     run_jobs()

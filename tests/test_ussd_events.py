@@ -55,10 +55,10 @@ def start_alert(caller: Caller) -> None:
 def cut_after_place(caller: Caller) -> str:
     """Give the category and the place, then stop on the next question; return its screen."""
     start_alert(caller)
-    caller.press("1")  # recruited by an armed group
+    caller.press("1")  # recruited by armed forces or groups
     caller.choose("Ouaka")
     caller.choose("Bambari")
-    assert "How many children" in caller.screen
+    assert "When did it happen" in caller.screen
     return caller.screen
 
 
@@ -117,7 +117,7 @@ def test_a_place_answered_dont_know_counts_as_given(
     start_alert(caller)
     caller.press("1")
     caller.choose("Don't know")
-    assert "How many children" in caller.screen
+    assert "When did it happen" in caller.screen
     end_session(client, caller)
     [case] = all_cases(app)
     assert case.partial and case.location_id is None
@@ -194,7 +194,7 @@ def test_an_event_for_an_unknown_session_changes_nothing(
     deployment.standard(app)
     stranger = Caller(client)
     stranger.inputs = ["2", "1", "1", "1", "2", "1"]
-    stranger.screens = ["CON How many children?"]
+    stranger.screens = ["CON How many girls?"]
     assert end_session(client, stranger) == 200
     run_jobs()
     assert all_cases(app) == []

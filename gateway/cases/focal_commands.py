@@ -1,7 +1,8 @@
 """A focal point's commands by SMS: OK, INFO, DONE and CONDUCT (their words are in messages.py).
 
 `OK 4821937` acknowledges (the reporter's neutral SMS goes if they asked for it), `INFO 4821937`
-sends the case's SMS again, `DONE 4821937` closes it, `CONDUCT 4821937` (triage only) moves a case
+sends the case's SMS again (an alert's with what the reporter wrote, to a focal point it was sent
+to), `DONE 4821937` closes it, `CONDUCT 4821937` (triage only) moves a case
 to triage to the conduct focal points. Caller IDs are spoofed: a command that changes a case only
 gets a one-time code, sent to the registered number (where every reply goes), and acts once sent
 again with it: `DONE 4821937 5831`. A code is four random digits, kept hashed in Redis for 30
@@ -13,6 +14,9 @@ nor a case to triage), may act; on a complaint only `conduct` acknowledges for g
 wrong or expired code, an unknown case: one neutral answer, the try recorded in the case's
 history; past three tries on a case its area's coordinator (a complaint, a case to triage: the
 nearest focal points of its own role) is told once. Commands are limited per number.
+
+`SAME 4821937 7654321` (confirmed by code too) marks the later of two cases a duplicate of the
+earlier: only from a number both were sent to (a complaint: `conduct` only); see links.py.
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from sqlalchemy.orm import Session
 
 from flows.digits import only_digits
 from flows.engine import fold_words
+from gateway.cases.contact import erase_contact
 from gateway.cases.follow_up import mark_followed_up
+from gateway.cases.links import confirm, in_order, may_confirm
 from gateway.cases.messages import (
     ACK_REPLY,
     COMMANDS,
@@ -39,9 +45,10 @@ from gateway.cases.messages import (
     DONE_REPLY,
     MOVED_REPLY,
     NEUTRAL_REPLY,
+    SAME_REPLY,
     SLOW_REPLY,
     USAGE_REPLY,
-    compose_for,
+    compose_info,
 )
 from gateway.cases.references import is_valid
 from gateway.cases.routing import levels_covering
@@ -85,6 +92,7 @@ class Command:
     action: str
     reference: str
     code: str = ""
+    other: str = ""  # SAME's second reference
 
 
 @dataclass(frozen=True)
@@ -111,6 +119,16 @@ def split_code(rest: str) -> tuple[str, str]:
     return whole, ""
 
 
+def split_pair(rest: str) -> Command:
+    """Return SAME's command from what follows it: "4821937 7654321", then maybe a code."""
+    words = [only_digits(word) for word in rest.split()]
+    words = [word for word in words if word]
+    code = words.pop() if len(words) == 3 and len(words[-1]) == CODE_DIGITS else ""
+    if len(words) != 2:
+        return Command("same", "".join(words))  # not two references: refused as unknown
+    return Command("same", words[0], code, other=words[1])
+
+
 def parse(app: Flask, text: str) -> Command | None:
     """Return the command an SMS is ("OK 4821937"), in any offered language, or None."""
     first, _, rest = text.strip().partition(" ")
@@ -122,6 +140,8 @@ def parse(app: Flask, text: str) -> Command | None:
         for action, msgid in COMMANDS.items():
             words = keyword_words(catalogs, lang, msgid)
             if folded in {fold_words(word) for word in words}:
+                if action == "same":
+                    return split_pair(rest)
                 reference, code = split_code(rest)
                 return Command(action, reference, code)
     return None
@@ -292,10 +312,42 @@ def _act(app: Flask, session: Session, case: Case, actor: FocalPoint, action: st
         if case.closed_at is None:
             case.closed_at = utcnow()
             case.events.append(CaseEvent(kind=CaseEventKind.CLOSED, detail={"by": by}))
+        erase_contact(session, case.id)  # a number kept for a call goes with the case
         return Answer(catalogs.gettext(lang, DONE_REPLY, reference=reference), lang,
                       result.outbox_ids)
     return Answer(catalogs.gettext(lang, ACK_REPLY, reference=reference), lang,
                   result.outbox_ids)
+
+
+def _same(app: Flask, session: Session, points: list[FocalPoint], command: Command,
+          lang: str) -> Answer:
+    """SAME 4821937 7654321: two cases the sender received are one incident (links.py)."""
+    catalogs = get_catalogs(app)
+    typed = " ".join(ref for ref in (command.reference, command.other) if ref)
+    neutral = catalogs.gettext(lang, NEUTRAL_REPLY, reference=typed)
+    found = [session.scalar(select(Case).where(Case.reference == ref))
+             for ref in (command.reference, command.other) if is_valid(ref)]
+    cases = list({case.id: case for case in found if case is not None}.values())
+    actor = may_confirm(session, cases[0], cases[1], points) if len(cases) == 2 else None
+    tried: dict[str, object] = {"focal_point_ids": [fp.id for fp in points]}
+    if actor is None:
+        # The same answer whatever is wrong: nothing says which case exists or who received it.
+        return Answer(neutral, lang, tuple(
+            outbox_id for case in cases for outbox_id in refuse(session, case, "same", tried)))
+    earlier, later = in_order(cases[0], cases[1])
+    action = f"same:{earlier.id}"  # the code is bound to the pair
+    if not command.code:
+        code = issue_code(app, actor, later, action)
+        word = first_word(catalogs, lang, COMMANDS["same"])
+        return Answer(catalogs.gettext(lang, CONFIRM_REPLY, command=word, reference=typed,
+                                       code=code), lang)
+    if not use_code(app, actor, later, action, command.code):
+        wrong = {**tried, "reason": "code not confirmed"}
+        return Answer(neutral, lang, tuple(
+            outbox_id for case in cases for outbox_id in refuse(session, case, "same", wrong)))
+    confirm(session, earlier, later, actor)
+    return Answer(catalogs.gettext(lang, SAME_REPLY, reference=later.reference,
+                                   other=earlier.reference), lang)
 
 
 def answer(app: Flask, session: Session, points: list[FocalPoint], text: str,
@@ -308,6 +360,8 @@ def answer(app: Flask, session: Session, points: list[FocalPoint], text: str,
     if command is None:
         words = {key: first_word(catalogs, lang, COMMANDS[key]) for key in ("ok", "info", "done")}
         return Answer(catalogs.gettext(lang, USAGE_REPLY, **words), lang)
+    if command.action == "same":
+        return _same(app, session, points, command, lang)
     reference = command.reference
     neutral = catalogs.gettext(lang, NEUTRAL_REPLY, reference=reference)
     case = session.scalar(select(Case).where(Case.reference == reference)) if is_valid(
@@ -321,7 +375,11 @@ def answer(app: Flask, session: Session, points: list[FocalPoint], text: str,
         if command.code:
             return Answer(neutral, lang)
         fold = lang in get_engine(app).gsm_fold_languages
-        return Answer(compose_for(app, case, actor, "info", lang, fold), lang)
+        # The reporter's own words only to a focal point the case was sent to.
+        routed = session.scalar(select(func.count()).select_from(OutboxMessage).where(
+            OutboxMessage.case_id == case.id, OutboxMessage.focal_point_id == actor.id,
+            OutboxMessage.purpose != OutboxPurpose.COMMAND_ALERT)) != 0
+        return Answer(compose_info(app, case, actor, lang, fold, routed), lang)
     if not command.code:
         # The code goes to the registered number: a spoofer never reads it.
         code = issue_code(app, actor, case, command.action)

@@ -28,6 +28,7 @@ from gateway.storage.models import (
     Case,
     CaseEvent,
     CaseEventKind,
+    ContactConsent,
     OutboxMessage,
     OutboxPurpose,
     OutboxStatus,
@@ -137,6 +138,12 @@ def erase_for(session: Session, pseudonym: str) -> int:
     erased = session.execute(
         update(Callback)
         .where(Callback.pseudonym == pseudonym, Callback.number.is_not(None))
+        .values(number=None, erased_at=now)
+    ).rowcount
+    # The number a reporter agreed to be called on goes too: STOP withdraws that consent.
+    erased += session.execute(
+        update(ContactConsent)
+        .where(ContactConsent.pseudonym == pseudonym, ContactConsent.number.is_not(None))
         .values(number=None, erased_at=now)
     ).rowcount
     erased += session.execute(

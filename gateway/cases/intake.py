@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import date, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -15,6 +17,7 @@ from flows.i18n import N_
 from gateway.cases.references import new_reference
 from gateway.storage.models import (
     CATEGORIES,
+    AgeGroup,
     Case,
     CaseEvent,
     CaseEventKind,
@@ -22,7 +25,9 @@ from gateway.storage.models import (
     CaseStatus,
     Channel,
     Location,
+    Perpetrator,
     Reporter,
+    aware,
     utcnow,
 )
 
@@ -32,22 +37,39 @@ log = logging.getLogger(__name__)
 # Neutral words: whoever reads the phone must not learn what was reported.
 HEALTH_HINT = N_("If someone was hurt, go to the nearest health centre today.")
 # TRANSLATORS: the last USSD screen of such a report (at most 76 characters in Arabic script).
+# TRANSLATORS: %(service)s is empty, or a line naming the nearest service that can help (its
+# own words are translated apart): keep it at the very end, right after the last full stop.
 HEALTH_END = N_(
     "Thank you. Your report number is %(reference)s. "
-    "If someone was hurt, go to the nearest health centre today."
+    "If someone was hurt, go to the nearest health centre today.%(service)s"
 )
 
 ANSWER_VALUES = {
     "children": {"1", "2-3", "4+", "unknown"},
     "sex": {"girls", "boys", "both", "unknown"},
 }
+# How many girls, and boys, an alert names: the least and the most each answer means.
+COUNTS: dict[str, tuple[int, int | None]] = {
+    "0": (0, 0), "1": (1, 1), "2-3": (2, 3), "4-9": (4, 9), "10+": (10, None),
+}
+# "When did it happen?" as an incident date range: days before today of its first and last
+# day (None: open or not known). Earlier: before the last month, start not known.
+INCIDENT_DAYS: dict[str, tuple[int | None, int | None]] = {
+    "today": (0, 0),
+    "last_3_days": (3, 0),
+    "last_month": (30, 0),
+    "earlier": (None, 30),
+    "unknown": (None, None),
+}
+# An early warning is acted on before it happens: urgent whatever "in danger right now?" got.
+URGENT_CATEGORIES = frozenset({"threat"})
 # The flows' answer to "is a child in danger right now?": yes, no, or not known (None).
 URGENCY = {"yes": True, "no": False}
 REFERENCE_ATTEMPTS = 8
 
 # Codes each flow may save beyond the alert's, kept in Case.answers (menus only, no free text).
 FLOW_ANSWERS = {
-    "alert": {"when": {"today", "last_3_days", "earlier", "unknown"}},
+    "alert": {"when": set(INCIDENT_DAYS)},
     "complaint": {
         "what": {"sexual_exploitation_abuse", "child_used", "misconduct"},
         "who": {"un", "police", "aid_worker", "unknown"},
@@ -82,6 +104,97 @@ def _answer(submission: Submission, key: str) -> str:
     return value if value in ANSWER_VALUES[key] else "unknown"
 
 
+def incident_dates(when: str | None, today: date) -> tuple[date | None, date | None]:
+    """Return the first and last possible day of an incident said to be `when`."""
+    first, last = INCIDENT_DAYS.get(when or "unknown", (None, None))
+    return (
+        None if first is None else today - timedelta(days=first),
+        None if last is None else today - timedelta(days=last),
+    )
+
+
+def children_and_sex(girls: str, boys: str) -> tuple[str, str]:
+    """Derive the older `children` and `sex` answers from counts of girls and boys.
+
+    Routing reads `sex` (girls go to a woman) and old cases only have these: a sex is named
+    when children of it are said to be there ("girls" when girls are and boys are none or not
+    known); `children` counts the least number said, "unknown" when a count is not known.
+    """
+    counts = [COUNTS.get(girls), COUNTS.get(boys)]
+    least = sum(count[0] for count in counts if count is not None)
+    if None in counts:
+        children = "4+" if least >= 4 else "unknown"
+    elif least >= 4:
+        children = "4+"
+    elif least >= 2:
+        children = "2-3"
+    else:
+        children = "1" if counts == [(1, 1), (0, 0)] or counts == [(0, 0), (1, 1)] else "unknown"
+    some_girls = girls in COUNTS and girls != "0"
+    some_boys = boys in COUNTS and boys != "0"
+    if some_girls and some_boys:
+        sex = "both"
+    elif some_girls or some_boys:
+        sex = "girls" if some_girls else "boys"
+    else:
+        sex = "unknown"
+    return children, sex
+
+
+@dataclass(frozen=True)
+class AlertDetails:
+    """What an alert's caller said beyond category and place, as stored on the case."""
+
+    incident_from: date | None
+    incident_to: date | None
+    perpetrator: Perpetrator
+    age_group: AgeGroup
+    girls: str | None
+    boys: str | None
+    children: str
+    sex: str
+
+    def apply(self, case: Case) -> None:
+        """Write these answers on a case."""
+        case.incident_from, case.incident_to = self.incident_from, self.incident_to
+        case.perpetrator, case.age_group = self.perpetrator, self.age_group
+        case.girls, case.boys = self.girls, self.boys
+        case.children, case.sex = self.children, self.sex
+
+
+def _code(answers: Mapping[str, str | None], key: str, values: Collection[str]) -> str:
+    value = answers.get(key) or "unknown"
+    return value if value in values else "unknown"
+
+
+def alert_details(submission: Submission, today: date) -> AlertDetails:
+    """Return an alert's answers beyond category and place; anything not offered is unknown.
+
+    A submission of the alert as it was before girls and boys were counted (spooled, resumed
+    across an upgrade) keeps its `children` and `sex`, its counts left NULL.
+    """
+    answers = submission.answers
+    incident_from, incident_to = incident_dates(answers.get("when"), today)
+    counted = "girls" in answers or "boys" in answers or not (
+        "children" in answers or "sex" in answers)
+    if counted:
+        girls, boys = _code(answers, "girls", COUNTS), _code(answers, "boys", COUNTS)
+        children, sex = children_and_sex(girls, boys)
+    else:
+        girls = boys = None
+        children, sex = _answer(submission, "children"), _answer(submission, "sex")
+    return AlertDetails(
+        incident_from=incident_from,
+        incident_to=incident_to,
+        perpetrator=Perpetrator(_code(answers, "perpetrator", {p.value for p in Perpetrator})),
+        age_group=AgeGroup(_code(answers, "age", {a.value for a in AgeGroup})),
+        girls=girls,
+        boys=boys,
+        children=children,
+        sex=sex,
+    )
+
+
 def flow_answers(submission: Submission) -> dict[str, str]:
     """Return the known codes a flow saved beyond the alert's; anything else is dropped."""
     allowed = FLOW_ANSWERS.get(submission.flow, {})
@@ -98,9 +211,12 @@ def recent_sexual_violence(category: str, answers: Mapping[str, str] | None) -> 
 
 
 def points_to_health(submission: Submission) -> dict[str, str]:
-    """Return {"health": "yes"} when the last screen must point to health care (PEP window)."""
+    """Return the last screen's extra values: "health": "yes" when it must point to health care
+    (PEP window), and an empty "service" (the submit fills it where it can: channels/submit.py),
+    so that a last screen naming `%(service)s` renders on every path, spooled ones included."""
     _kind, category, _urgent, answers = _classify(submission)
-    return {"health": "yes"} if recent_sexual_violence(category, answers) else {}
+    health = {"health": "yes"} if recent_sexual_violence(category, answers) else {}
+    return {"service": "", **health}
 
 
 def _classify(submission: Submission) -> tuple[CaseKind, str, bool | None, dict[str, str]]:
@@ -115,9 +231,30 @@ def _classify(submission: Submission) -> tuple[CaseKind, str, bool | None, dict[
         return kind, "recruitment", answers.get("need") == "safety", answers
     category = submission.answers.get("category") or "other"
     category = category if category in CATEGORIES else "other"
-    if recent_sexual_violence(category, answers):
+    if recent_sexual_violence(category, answers) or category in URGENT_CATEGORIES:
         return kind, category, True, answers
     return kind, category, URGENCY.get(submission.answers.get("urgent") or ""), answers
+
+
+def _fill_unknown(case: Case, details: AlertDetails) -> list[str]:
+    """Fill in the alert answers a routed partial case did not know; return the names added."""
+    added: list[str] = []
+    if case.incident_from is None and case.incident_to is None and (
+            details.incident_from is not None or details.incident_to is not None):
+        case.incident_from, case.incident_to = details.incident_from, details.incident_to
+        added.append("incident_dates")
+    if case.perpetrator in (None, Perpetrator.UNKNOWN) and details.perpetrator != "unknown":
+        case.perpetrator = details.perpetrator
+        added.append("perpetrator")
+    if case.age_group in (None, AgeGroup.UNKNOWN) and details.age_group != "unknown":
+        case.age_group = details.age_group
+        added.append("age_group")
+    for name in ("girls", "boys"):
+        value = getattr(details, name)
+        if getattr(case, name) in (None, "unknown") and value not in (None, "unknown"):
+            setattr(case, name, value)
+            added.append(name)
+    return added
 
 
 def _reporter(session: Session, pseudonym: str, language: str) -> Reporter:
@@ -147,10 +284,17 @@ def complete_partial(session: Session, case: Case, submission: Submission) -> No
         session.scalar(select(Location.id).where(Location.pcode == pcode)) if pcode else None
     )
     children, sex = _answer(submission, "children"), _answer(submission, "sex")
+    # Dated from the day the case was first saved: "today" means the day the caller called.
+    details = (alert_details(submission, aware(case.created_at).date())
+               if kind == CaseKind.ALERT else None)
+    if details is not None:
+        children, sex = details.children, details.sex
     routed = case.routed_at is not None or case.status != CaseStatus.NEW
     if not routed:
         case.kind, case.category, case.answers = kind, category, answers or None
         case.location_id, case.children, case.sex, case.urgent = location_id, children, sex, urgent
+        if details is not None:
+            details.apply(case)
         case.language = submission.language
         detail: dict[str, list[str]] = {}
     else:
@@ -158,6 +302,8 @@ def complete_partial(session: Session, case: Case, submission: Submission) -> No
         if case.location_id is None and location_id is not None:
             case.location_id = location_id
             added.append("location")
+        if details is not None:
+            added += _fill_unknown(case, details)
         if case.children == "unknown" and children != "unknown":
             case.children = children
             added.append("children")
@@ -205,6 +351,7 @@ def create_case(
         return existing, False
     kind, category, urgent, answers = _classify(submission)
     pcode = submission.answers.get("location")
+    details = alert_details(submission, utcnow().date()) if kind == CaseKind.ALERT else None
     for attempt in range(REFERENCE_ATTEMPTS):
         # References are random: on a collision draw again, one digit longer late on.
         length = 7 if attempt < REFERENCE_ATTEMPTS // 2 else 8
@@ -234,6 +381,8 @@ def create_case(
                 reporter_id=reporter.id,
                 partial=partial is not None,
             )
+            if details is not None:
+                details.apply(case)
             case.events.append(
                 CaseEvent(kind=CaseEventKind.CREATED, detail={"channel": channel.value})
             )

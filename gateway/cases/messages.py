@@ -7,14 +7,21 @@ flood summaries, the replies to OK / INFO / DONE / CONDUCT and their confirmatio
 
 from __future__ import annotations
 
+import logging
+
 from flask import Flask
+from sqlalchemy.orm import object_session
 
 from flows import Catalogs
 from flows.gsm import fold_to_gsm7, sms_segments
 from flows.i18n import N_
+from gateway.cases.contact import contact_for
+from gateway.cases.links import same_as
 from gateway.conversation import first_word, get_catalogs
 from gateway.storage.crypto import decrypt
 from gateway.storage.models import Case, CaseKind, FocalPoint, OutboxPurpose, Role
+
+log = logging.getLogger(__name__)
 
 # Short names of the categories for the SMS a focal point receives.
 CATEGORY_LABELS = {
@@ -30,6 +37,15 @@ CATEGORY_LABELS = {
     "denial_humanitarian_access": N_("aid blocked"),
     "deprivation_liberty": N_("detention"),
     "other": N_("other"),
+    # TRANSLATORS: a category in a focal point's SMS: a school or a hospital was attacked or
+    # occupied, the caller did not know which (keep it short, as the categories above).
+    "attack_on_schools_or_hospitals": N_("attack on school/hospital"),
+    # TRANSLATORS: a category in a focal point's SMS: a school or hospital occupied or used by
+    # armed forces or groups (Primero's "military use"; keep it short).
+    "military_use": N_("military use of school/hospital"),
+    # TRANSLATORS: a category in a focal point's SMS: an early warning, it has not happened yet
+    # (a group says it will take children, recruiters seen); keep it short.
+    "threat": N_("threat (early warning)"),
 }
 # Counts are shown as the caller chose them ("2-3"); only "unknown" has words.
 CHILDREN_LABELS = {"1": "1", "2-3": "2-3", "4+": "4+"}
@@ -64,6 +80,64 @@ def _render(catalogs: Catalogs, lang: str, urgent: bool | None, fields: dict[str
         "Child alert %(reference)s: %(category)s, %(place)s. "
         "Children: %(children)s, %(sex)s. Danger now: not known.",
         **fields,
+    )
+
+
+# TRANSLATORS: the SMS a focal point receives about an alert (also the next two): keep it
+# within 160 characters with a long place name, in GSM letters (é, è, à are; ê, ô, ç are not).
+# %(when)s: e.g. "last 3 days"; %(girls)s and %(boys)s: how many ("0", "1", "2-3", "4-9",
+# "10+", "?" not known); %(age)s: the youngest child's, e.g. "under 15"; %(who)s: who did it,
+# e.g. "armed group".
+ALERT_URGENT_SMS = N_(
+    "URGENT child alert %(reference)s: %(category)s, %(place)s, %(when)s. "
+    "Girls %(girls)s, boys %(boys)s, %(age)s. By %(who)s. Child in danger now."
+)
+ALERT_NOT_URGENT_SMS = N_(
+    "Child alert %(reference)s: %(category)s, %(place)s, %(when)s. "
+    "Girls %(girls)s, boys %(boys)s, %(age)s. By %(who)s. Not in danger right now."
+)
+ALERT_SMS = N_(
+    "Child alert %(reference)s: %(category)s, %(place)s, %(when)s. "
+    "Girls %(girls)s, boys %(boys)s, %(age)s. By %(who)s. Danger now: not known."
+)
+# TRANSLATORS: the answer to a focal point's INFO about an alert: the alert's SMS (%(text)s),
+# then what the reporter wrote (%(words)s), in their own words and language.
+INFO_WORDS = N_('%(text)s Reporter wrote: "%(words)s"')
+ALERT_WHEN = {
+    # TRANSLATORS: when it happened, in a focal point's SMS about an alert (see "today").
+    "today": N_("today"),
+    "last_3_days": N_("last 3 days"),
+    "last_month": N_("last 30 days"),
+    "earlier": N_("over 30 days ago"),
+    "unknown": N_("date not known"),
+}
+PERPETRATORS = {
+    # TRANSLATORS: who did it, in a focal point's SMS about an alert ("By armed group").
+    "armed_group": N_("armed group"),
+    "state_forces": N_("army/police"),
+    "other": N_("someone else"),
+    "unknown": N_("not known"),
+}
+ALERT_AGES = {"under_15": N_("under 15"), "15_17": "15-17", "unknown": N_("age not known")}
+
+
+def _count(value: str | None) -> str:
+    """Show a count of girls or boys as the caller chose it; "?" when not known."""
+    return value if value and value != "unknown" else "?"
+
+
+def _render_counted(catalogs: Catalogs, lang: str, case: Case, fields: dict[str, str]) -> str:
+    """Write an alert that counts girls and boys (every alert made since they were asked)."""
+    template = {True: ALERT_URGENT_SMS, False: ALERT_NOT_URGENT_SMS}.get(case.urgent, ALERT_SMS)
+    return catalogs.gettext(
+        lang, template, **fields,
+        when=catalogs.gettext(lang, ALERT_WHEN.get((case.answers or {}).get("when", ""),
+                                                   ALERT_WHEN["unknown"])),
+        girls=_count(case.girls), boys=_count(case.boys),
+        age=catalogs.gettext(lang, ALERT_AGES.get(case.age_group or "unknown",
+                                                  ALERT_AGES["unknown"])),
+        who=catalogs.gettext(lang, PERPETRATORS.get(case.perpetrator or "unknown",
+                                                    PERPETRATORS["unknown"])),
     )
 
 
@@ -107,7 +181,13 @@ def compose_alert(
     }
     text = ""
     for place in place_names(case, catalogs, lang):
-        text = _render(catalogs, lang, case.urgent, {**fields, "place": place})
+        if case.girls is None and case.boys is None:  # made before girls and boys were counted
+            text = _render(catalogs, lang, case.urgent, {**fields, "place": place})
+        else:
+            text = _render_counted(catalogs, lang, case, {
+                "reference": fields["reference"], "category": fields["category"], "place": place,
+            })
+        text = with_same_as(catalogs, lang, case, text)  # a possible duplicate (links.py)
         if fold:
             text = fold_to_gsm7(text)  # ç, ô... are outside GSM-7: 160 a segment, not 70
         if sms_segments(text) == 1:
@@ -139,9 +219,12 @@ COMMANDS = {
     # TRANSLATORS: focal point SMS keyword (see OK): a triage focal point sends "CONDUCT 4821937"
     # to move a message about personnel to the conduct focal points.
     "conduct": N_("CONDUCT"),
+    # TRANSLATORS: focal point SMS keyword (see OK): "SAME 4821937 7654321" says two cases they
+    # received are reports of one incident.
+    "same": N_("SAME"),
 }
 # The commands that change a case: each is confirmed by a one-time code sent to the sender.
-CONFIRMED_COMMANDS = ("ok", "done", "conduct")
+CONFIRMED_COMMANDS = ("ok", "done", "conduct", "same")
 
 # TRANSLATORS: a conduct focal point's SMS about a complaint against personnel (keep it short).
 COMPLAINT_SMS = N_(
@@ -175,6 +258,34 @@ CONFIRM_REPLY = N_("Reply %(command)s %(reference)s %(code)s to confirm.")
 # TRANSLATORS: the answer to a triage focal point's CONDUCT: the case now goes to the conduct
 # focal points only.
 MOVED_REPLY = N_("Case %(reference)s: sent to conduct.")
+# TRANSLATORS: the answer to a focal point's SAME: the later case is marked a duplicate of the
+# earlier one (%(other)s); both stay open and are still followed up.
+SAME_REPLY = N_("Case %(reference)s: same incident as %(other)s.")
+# TRANSLATORS: added at the end of a focal point's SMS: an earlier report (%(reference)s) of the
+# same category, same place, within 48 hours may be the same incident. Keep it short.
+MAYBE_SAME_SMS = N_("%(text)s Maybe same as %(reference)s.")
+# TRANSLATORS: the same, once a focal point confirmed it is the same incident (SAME).
+SAME_AS_SMS = N_("%(text)s Same as %(reference)s.")
+
+
+def with_same_as(catalogs: Catalogs, lang: str, case: Case, text: str) -> str:
+    """Add "Maybe same as 4821937" to a case's SMS when it is linked to an earlier case.
+
+    Never in the way of the SMS: without a session, or if the look-up fails, the text as is.
+    """
+    session = object_session(case)
+    if session is None:
+        return text
+    try:
+        with session.begin_nested():  # a failed look-up leaves the sender's transaction whole
+            link = same_as(session, case)
+    except Exception:  # a boundary: a duplicate never delays nor stops an alert
+        log.exception("case %s: its possible duplicate not looked up", case.id)
+        return text
+    if link is None:
+        return text
+    words = SAME_AS_SMS if link.confirmed else MAYBE_SAME_SMS
+    return catalogs.gettext(lang, words, text=text, reference=link.reference)
 # TRANSLATORS: the answer to a phone that sent too many focal point commands this hour.
 SLOW_REPLY = N_("Too many commands. Try again later.")
 # TRANSLATORS: to a coordinator (complaints: the conduct lead), once, when commands nobody
@@ -226,6 +337,38 @@ def _label(catalogs: Catalogs, lang: str, table: dict[str, str], code: str | Non
 FLOOD_SMS = N_("Many reports from one sender this hour, the others kept unsent. Latest: %(text)s")
 
 
+# TRANSLATORS: to a victim-assistance or services focal point only: the reporter of a case agreed
+# to be called by a support service (a woman where one can). %(number)s is their phone number,
+# %(time)s when it is safe ("in the evening"). Asks to keep it private.
+CONTACT_SMS = N_(
+    "Case %(reference)s: the person agrees to a call from a support service, %(time)s, on "
+    "%(number)s. Keep this number private and delete this SMS after the call."
+)
+# TRANSLATORS: the same SMS when the number was erased before it could be sent.
+CONTACT_ERASED_SMS = N_("Case %(reference)s: the number to call is no longer kept.")
+SAFE_TIMES = {
+    # TRANSLATORS: when a reporter said a call is safe, in a focal point's SMS.
+    "morning": N_("in the morning"),
+    "afternoon": N_("in the afternoon"),
+    "evening": N_("in the evening"),
+}
+
+
+def compose_contact(app: Flask, case: Case, lang: str, fold: bool) -> str:
+    """Write the SMS giving a focal point the number a reporter agreed to be called on."""
+    catalogs = get_catalogs(app)
+    session = object_session(case)
+    kept = contact_for(app, session, case) if session is not None else None
+    if kept is None:
+        text = catalogs.gettext(lang, CONTACT_ERASED_SMS, reference=case.reference)
+    else:
+        number, safe_time = kept
+        time = catalogs.gettext(lang, SAFE_TIMES.get(safe_time, SAFE_TIMES["evening"]))
+        text = catalogs.gettext(lang, CONTACT_SMS, reference=case.reference, time=time,
+                                number=number)
+    return fold_to_gsm7(text) if fold else text
+
+
 def compose_for(
     app: Flask, case: Case, focal_point: FocalPoint, purpose: str, lang: str, fold: bool
 ) -> str:
@@ -233,6 +376,8 @@ def compose_for(
 
     `purpose` is an OutboxPurpose, or "info" for a focal point's INFO command.
     """
+    if purpose == OutboxPurpose.CONTACT:
+        return compose_contact(app, case, lang, fold)
     catalogs = get_catalogs(app)
     if purpose == OutboxPurpose.COMMAND_ALERT:
         text = catalogs.gettext(lang, COMMAND_ALERT_SMS, reference=case.reference)
@@ -272,6 +417,8 @@ def compose_for(
                 who=_label(catalogs, lang, WHO, answers.get("who")),
                 when=_label(catalogs, lang, WHEN, answers.get("when")),
             )
+            if focal_point.role == Role.CONDUCT:  # a complaint's reference: conduct only
+                text = with_same_as(catalogs, lang, case, text)
         if case.is_urgent:
             text = catalogs.gettext(lang, URGENT_SMS, text=text)
     escalation = purpose in (OutboxPurpose.ESCALATION_1, OutboxPurpose.ESCALATION_2)
@@ -282,4 +429,20 @@ def compose_for(
     if case.kind != CaseKind.ALERT or escalation:
         ok = first_word(catalogs, lang, COMMANDS["ok"])
         text = catalogs.gettext(lang, REPLY_HINT, text=text, ok=ok, reference=case.reference)
+    return fold_to_gsm7(text) if fold else text
+
+
+def compose_info(
+    app: Flask, case: Case, focal_point: FocalPoint, lang: str, fold: bool, routed: bool
+) -> str:
+    """Write the answer to a focal point's INFO: the case's SMS again, and the reporter's words.
+
+    routed: the case was sent to this focal point. Only then does an alert's free text (kept
+    encrypted, SMS reports only) follow: a coordinator who was not sent the case reads the SMS
+    without it.
+    """
+    text = compose_for(app, case, focal_point, "info", lang, fold=False)
+    if routed and case.kind == CaseKind.ALERT and not case.needs_triage and case.details:
+        words = " ".join(decrypt(case.details, app).split())
+        text = get_catalogs(app).gettext(lang, INFO_WORDS, text=text, words=words)
     return fold_to_gsm7(text) if fold else text

@@ -11,6 +11,8 @@ from sqlalchemy import Integer, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
+from gateway.cases.contact import consented, contact_recipients, has_number
+from gateway.cases.links import link_quietly
 from gateway.storage.models import (
     Case,
     CaseEvent,
@@ -121,7 +123,9 @@ def roles_for(case: Case) -> list[Role]:
         return [Role.TRIAGE]
     if case.kind == CaseKind.COMPLAINT:
         needs = (case.answers or {}).get("help_now")
-        return [Role.CONDUCT, *([Role.ASSISTANCE] if needs in ASSISTANCE_NEEDS else [])]
+        # A survivor who agreed to a support service's call reaches victim assistance too.
+        assist = needs in ASSISTANCE_NEEDS or consented(case)
+        return [Role.CONDUCT, *([Role.ASSISTANCE] if assist else [])]
     if case.kind == CaseKind.HELP_REQUEST:
         return [Role.SERVICES]
     return [Role.CHILD_PROTECTION]
@@ -282,6 +286,8 @@ def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
     if claimed != 1:
         session.rollback()
         return None
+    # Possible duplicate: found in this transaction, never in the way of the alert (links.py).
+    link_quietly(session, case)
     # A case routed before (a partial case, since completed) goes only to those it adds.
     alerted = set(session.scalars(
         select(OutboxMessage.focal_point_id).where(
@@ -294,6 +300,19 @@ def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
     rows = [OutboxMessage(case_id=case_id, focal_point_id=fp.id, purpose=purpose,
                           urgent=case.is_urgent) for fp in to]
     session.add_all(rows)
+    # The number a reporter agreed to be called on: a separate SMS, to assistance or services
+    # only (cases/contact.py); a flood pages nobody with it.
+    contacted = set(session.scalars(
+        select(OutboxMessage.focal_point_id).where(
+            OutboxMessage.case_id == case_id, OutboxMessage.purpose == OutboxPurpose.CONTACT
+        )
+    ))
+    contacts = [] if flood or not has_number(session, case) else [
+        OutboxMessage(case_id=case_id, focal_point_id=fp.id, purpose=OutboxPurpose.CONTACT,
+                      urgent=case.is_urgent)
+        for fp in contact_recipients(case, recipients) if fp.id not in contacted
+    ]
+    session.add_all(contacts)
     session.add_all(_events(case, plan, recipients, flood,
                             [row.focal_point_id for row in rows]))
     try:
@@ -311,5 +330,6 @@ def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
                     case_id)
     elif not flood:
         log.info("case %s routed to %d focal point(s)", case_id, len(rows))
-    return Routed(case=case, outbox_ids=[row.id for row in rows], urgent=case.is_urgent,
+    return Routed(case=case, outbox_ids=[row.id for row in [*rows, *contacts]],
+                  urgent=case.is_urgent,
                   escalate=bool(recipients) and not flood)

@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from gateway import create_app
+from gateway.cases.links import links_of
 from gateway.cases.status import status_of
 from gateway.storage.db import get_engine, session_scope
 from gateway.storage.migrate import require_current
@@ -40,6 +41,13 @@ def history(session: Session, case: Case) -> list[str]:
         f"{case.children}, {case.sex}; urgent: {URGENCY_WORDS[case.urgent]}; "
         f"channel: {case.channel}",
     ]
+    if case.girls is not None or case.boys is not None or case.perpetrator is not None:
+        # An alert's answers since girls and boys are counted (None: not asked then).
+        lines.append(
+            f"when: {case.incident_from or '?'} to {case.incident_to or '?'}; "
+            f"girls: {case.girls}, boys: {case.boys}; age: {case.age_group}; "
+            f"by: {case.perpetrator}"
+        )
     if case.answers:
         lines.append("answers: " + ", ".join(f"{k}={v}" for k, v in sorted(case.answers.items())))
     lines.append(f"acknowledged after: {_minutes(case, case.acknowledged_at)}; "
@@ -52,6 +60,23 @@ def history(session: Session, case: Case) -> list[str]:
         lines.append(f"{aware(event.created_at).isoformat(timespec='seconds')} "
                      f"(+{_minutes(case, event.created_at)}) {event.kind} {detail}".rstrip())
     return lines
+
+
+def _when(moment: datetime) -> str:
+    return aware(moment).isoformat(timespec="seconds")
+
+
+def link_lines(session: Session, case: Case) -> list[str]:
+    """Return the lines of a case's possible and confirmed duplicates (cases of its own kind)."""
+    lines = []
+    for link in links_of(session, case):
+        line = (f"  {link.later} {link.kind} duplicate of {link.earlier}, "
+                f"found {_when(link.created_at)}")
+        if link.confirmed_at is not None:
+            line += (f", confirmed by focal_point:{link.confirmed_by} "
+                     f"at {_when(link.confirmed_at)}")
+        lines.append(line)
+    return ["links:", *lines] if lines else []
 
 
 @click.group("cases")
@@ -92,6 +117,8 @@ def show_command(reference: str, role: str | None) -> None:
                 # The same words whether it does not exist or is not for this role.
                 raise click.ClickException(f"no case {reference}")
             for line in history(session, case):
+                click.echo(line)
+            for line in link_lines(session, case):
                 click.echo(line)
     finally:
         get_engine(app).dispose()

@@ -1,4 +1,4 @@
-"""Loading deployment data: locations, focal points, and the demo deployment."""
+"""Loading deployment data: locations, focal points, services, and the demo deployment."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ from gateway.directory.imports import (
     deactivate_phone,
     import_focal_points,
     import_locations,
+    import_services,
     normalise_phone,
     roster_warnings,
 )
@@ -124,6 +125,27 @@ def deactivate_focal_point_command(phone: str) -> None:
     _warn(warnings)
 
 
+@click.group()
+def services() -> None:
+    """Manage the service directory the last screens of reports name."""
+
+
+@services.command("import")
+@click.option(
+    "--replace",
+    is_flag=True,
+    help="The file is the whole directory: deactivate every service it leaves out.",
+)
+@click.argument("file", type=click.File("rb"))
+def import_services_command(file: IO[bytes], replace: bool) -> None:
+    """Create or update services from a CSV file: name,kind,phone,locations,hours,languages."""
+
+    def importer(session: Session, source: IO[bytes]) -> ImportReport:
+        return import_services(session, source, replace=replace)
+
+    _import_one(file, importer, "service", "services")
+
+
 @click.command("seed-demo", short_help="Load a small demo deployment (safe to run twice).")
 @click.option(
     "--force",
@@ -148,6 +170,7 @@ def seed_demo(force: bool) -> None:
         for filename, importer, singular, plural in (
             ("locations.csv", import_locations, "location", "locations"),
             ("focal_points.csv", import_focal_points, "focal point", "focal points"),
+            ("services.csv", import_services, "service", "services"),
         ):
             with (demo / filename).open("rb") as file:
                 try:
@@ -162,4 +185,4 @@ def seed_demo(force: bool) -> None:
     _warn(warnings)
 
 
-COMMANDS = [locations, focal_points, seed_demo]
+COMMANDS = [locations, focal_points, services, seed_demo]

@@ -1,4 +1,4 @@
-"""Deployment data from CSV files: the location hierarchy and the focal points (the roster).
+"""Deployment data from CSV files: the location hierarchy, the focal points (the roster), services.
 
 Each import is all-or-nothing: every row is checked before anything is written, and a file with
 any bad row raises `ImportFailed` listing each problem with its CSV line number (the header is
@@ -32,6 +32,8 @@ from gateway.storage.models import (
     Level,
     Location,
     Role,
+    Service,
+    ServiceKind,
     utcnow,
 )
 
@@ -47,6 +49,7 @@ FOCAL_POINT_COLUMNS = (
     "role",
     "level",
 )
+SERVICE_COLUMNS = ("name", "kind", "phone", "locations", "hours", "languages")
 ALL_CATEGORIES = "*"
 LIST_SEPARATOR = ";"
 
@@ -773,3 +776,109 @@ def _uncovered_areas(session: Session, role: Role) -> list[str]:
         for place in places
         if place.id not in covered and (place.parent_id is None or place.parent_id in partly)
     ]
+
+
+# Services
+
+
+@dataclass(frozen=True)
+class _Service:
+    line: int
+    name: str
+    kind: ServiceKind
+    phone: str
+    pcodes: list[str]
+    hours: str
+    languages: list[str]
+
+
+def _check_kind(row: _Row, problems: _Problems) -> ServiceKind | None:
+    value = row.values["kind"].lower()
+    try:
+        return ServiceKind(value)
+    except ValueError:
+        what = f"unknown kind {_show(row.values['kind'])}" if value else "kind is empty"
+        kinds = _choices(kind.value for kind in ServiceKind)
+        problems.add(row.line, f"{what} (expected one of: {kinds})")
+        return None
+
+
+def _check_service(row: _Row, known: set[str], problems: _Problems) -> _Service | None:
+    """Check one service row; return it parsed, or None if anything is wrong."""
+    before = len(problems.errors)
+    name = _check_text(row, "name", _max_length(Service.name), problems)
+    kind = _check_kind(row, problems)
+    phone = _check_phone(row, problems)
+    pcodes = _check_pcodes(row, known, problems)
+    hours = _check_text(row, "hours", _max_length(Service.hours), problems, required=False)
+    languages = _check_languages(row, problems)
+    if len(problems.errors) != before:
+        return None
+    assert name and kind and phone and pcodes and hours is not None and languages is not None
+    return _Service(row.line, " ".join(name.split()), kind, phone, pcodes,
+                    " ".join(hours.split()), languages)
+
+
+def import_services(session: Session, file: CsvSource, *, replace: bool = False) -> ImportReport:
+    """Create or update services keyed by (name, kind); `replace`: deactivate the rest.
+
+    A service's phone is an organisation's public number, stored as given (E.164).
+    """
+    problems = _Problems()
+    rows = _read_rows(file, SERVICE_COLUMNS, problems)
+    known = set(session.scalars(select(Location.pcode)))
+    services: list[_Service] = []
+    first_line: dict[tuple[str, ServiceKind], int] = {}
+    for row in rows:
+        service = _check_service(row, known, problems)
+        if service is None:
+            continue
+        key = (service.name.casefold(), service.kind)
+        if key in first_line:
+            problems.add(row.line, f"same name and kind as line {first_line[key]}")
+            continue
+        first_line[key] = row.line
+        services.append(service)
+    problems.raise_if_any()
+    if replace and not services:
+        raise ImportFailed([ImportRowError(
+            1, "the file lists no service: as the whole directory it would deactivate them all",
+        )])
+
+    needed = {code for service in services for code in service.pcodes}
+    locations = {
+        location.pcode: location
+        for location in session.scalars(select(Location).where(Location.pcode.in_(needed)))
+    }
+    existing = {
+        (service.name.casefold(), service.kind): service
+        for service in session.scalars(select(Service).options(selectinload(Service.locations)))
+    }
+    created = updated = unchanged = 0
+    for service in services:
+        fields: dict[str, Any] = {"name": service.name, "phone": service.phone,
+                                  "hours": service.hours, "languages": service.languages,
+                                  "active": True}
+        coverage = [locations[code] for code in service.pcodes]
+        stored = existing.get((service.name.casefold(), service.kind))
+        if stored is None:
+            session.add(Service(kind=service.kind, locations=coverage, **fields))
+            created += 1
+            continue
+        same_fields = all(getattr(stored, key) == value for key, value in fields.items())
+        if same_fields and {loc.pcode for loc in stored.locations} == set(service.pcodes):
+            unchanged += 1
+            continue
+        for key, value in fields.items():
+            setattr(stored, key, value)
+        stored.locations = coverage
+        stored.updated_at = utcnow()
+        updated += 1
+    if replace:
+        # The file is the whole directory: a service it leaves out is no longer named.
+        for key, stored in existing.items():
+            if key not in first_line and stored.active:
+                stored.active = False
+                stored.updated_at = utcnow()
+    _flush(session)
+    return ImportReport(created, updated, unchanged)

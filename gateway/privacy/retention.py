@@ -93,6 +93,14 @@ RULES: list[PurgeRule] = [
         where="expires_at < :now",
     ),
     PurgeRule(
+        name="contact numbers after their limit or their case's close",
+        table="contact_consents",
+        clear=("number",),
+        requires=("expires_at", "case_id"),
+        where="expires_at < :now OR EXISTS (SELECT 1 FROM cases WHERE cases.id ="
+              " contact_consents.case_id AND cases.closed_at IS NOT NULL)",
+    ),
+    PurgeRule(
         name="incoming SMS text after processing",
         table="inbound_messages",
         clear=("body", "reply_to"),
@@ -165,6 +173,14 @@ RULES: list[PurgeRule] = [
         # A number still kept (a shorter link period than its limit) stays findable by STOP.
         requires=("created_at", "number", "expires_at"),
         where="created_at < :cutoff AND (number IS NULL OR expires_at < :now)",
+        keep_days_setting=LINKS,
+    ),
+    PurgeRule(
+        name="contact consents past the link period",
+        table="contact_consents",
+        delete=True,
+        requires=("created_at", "number"),
+        where="created_at < :cutoff AND number IS NULL",
         keep_days_setting=LINKS,
     ),
 ]

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Enum,
     ForeignKey,
@@ -85,6 +86,23 @@ class CaseStatus(enum.StrEnum):
     UNASSIGNED = "unassigned"  # routed, but nobody covers its place and category
 
 
+class Perpetrator(enum.StrEnum):
+    """Who an alert says did it: a kind of people, never a name (MRM perpetrator types)."""
+
+    ARMED_GROUP = "armed_group"
+    STATE_FORCES = "state_forces"  # army, police, gendarmes: they recruit too
+    OTHER = "other"
+    UNKNOWN = "unknown"
+
+
+class AgeGroup(enum.StrEnum):
+    """The youngest child's age in an alert: under 15 makes recruitment a war crime."""
+
+    UNDER_15 = "under_15"
+    AGED_15_17 = "15_17"
+    UNKNOWN = "unknown"
+
+
 class CaseEventKind(enum.StrEnum):
     """What happened to a case: every step is an event in its history."""
 
@@ -105,6 +123,7 @@ class CaseEventKind(enum.StrEnum):
     ACKNOWLEDGED = "acknowledged"
     CLOSED = "closed"
     UNAUTHORISED_COMMAND = "unauthorised_command"
+    LINKED = "linked"  # confirmed the same incident as another case (SAME): on both cases
 
 
 class OutboxPurpose(enum.StrEnum):
@@ -117,6 +136,7 @@ class OutboxPurpose(enum.StrEnum):
     REPORTER_REPLY = "reporter_reply"  # the answer to a reporter's SMS
     REPORTER_ACK = "reporter_ack"  # the one neutral SMS a reporter asked for
     COMMAND_ALERT = "command_alert"  # unconfirmed commands on a case: to its area's coordinator
+    CONTACT = "contact"  # a number the reporter agreed to be called on: assistance/services only
 
     @classmethod
     def escalation(cls, stage: int) -> OutboxPurpose:
@@ -127,6 +147,17 @@ class OutboxPurpose(enum.StrEnum):
     def is_escalation(self) -> bool:
         """Tell whether the message escalates a case nobody acknowledged."""
         return self in (OutboxPurpose.ESCALATION_1, OutboxPurpose.ESCALATION_2)
+
+
+class ServiceKind(enum.StrEnum):
+    """What a service in the directory offers (the end screen names the nearest one)."""
+
+    HEALTH = "health"
+    GBV = "gbv"  # gender-based violence: care and support for survivors
+    PSYCHOSOCIAL = "psychosocial"
+    LEGAL = "legal"
+    SHELTER = "shelter"
+    REINTEGRATION = "reintegration"  # children and youth who left an armed group
 
 
 class InboundStatus(enum.StrEnum):
@@ -156,7 +187,19 @@ CATEGORIES = (
     "denial_humanitarian_access",
     "deprivation_liberty",
     "other",
+    # Alert categories beyond Primero's codes: an attack whose target the caller did not know,
+    # Primero's "military use" of a school or hospital, and an early warning before it happens.
+    "attack_on_schools_or_hospitals",
+    "military_use",
+    "threat",
 )
+# A focal point whose coverage lists categories receives these too when they cover one of the
+# codes named: coverage written before these categories existed keeps reaching someone.
+COVERED_WITH = {
+    "attack_on_schools_or_hospitals": frozenset({"attack_on_schools", "attack_on_hospitals"}),
+    "military_use": frozenset({"attack_on_schools", "attack_on_hospitals"}),
+    "threat": frozenset({"recruitment", "abduction"}),
+}
 
 
 class Location(Base):
@@ -202,7 +245,8 @@ class FocalPoint(Base):
 
     def covers_category(self, category: str) -> bool:
         """Tell whether this focal point receives cases of the category."""
-        return "*" in self.categories or category in self.categories
+        return ("*" in self.categories or category in self.categories
+                or not COVERED_WITH.get(category, frozenset()).isdisjoint(self.categories))
 
     @property
     def language(self) -> str | None:
@@ -259,6 +303,17 @@ class Case(Base):
     sex: Mapped[str] = mapped_column(String(16), default="unknown")
     # A child in danger right now: True, False, or None when the reporter did not know.
     urgent: Mapped[bool | None] = mapped_column(Boolean)
+    # An alert's answers a focal point acts on and the MRM verifies (NULL on cases made before
+    # they were asked, and on complaints and help requests). The incident date range is worked
+    # out at submit time from "when" (UTC dates; both NULL when not known, from NULL: earlier).
+    incident_from: Mapped[date | None] = mapped_column(Date)
+    incident_to: Mapped[date | None] = mapped_column(Date)
+    perpetrator: Mapped[Perpetrator | None] = mapped_column(_enum(Perpetrator, "perpetrator"))
+    age_group: Mapped[AgeGroup | None] = mapped_column(_enum(AgeGroup, "age_group"))
+    # Counts as the caller chose them: "0", "1", "2-3", "4-9", "10+" or "unknown" (Primero
+    # tallies girls, boys, unknown). `children` and `sex` are derived from them for routing.
+    girls: Mapped[str | None] = mapped_column(String(8))
+    boys: Mapped[str | None] = mapped_column(String(8))
     language: Mapped[str] = mapped_column(String(16))
     reporter_id: Mapped[int | None] = mapped_column(
         ForeignKey("reporters.id", ondelete="SET NULL"), index=True
@@ -399,3 +454,81 @@ class Callback(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ContactConsent(Base):
+    """A reporter's yes to a call from a support service: the number, encrypted, and when.
+
+    Given only to the `assistance` (complaints) or `services` (help requests) focal points the
+    case is routed to; erased when the case closes or after 30 days, whichever comes first.
+    """
+
+    __tablename__ = "contact_consents"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), unique=True)
+    # So that STOP finds the number; erased with the row past the link period.
+    pseudonym: Mapped[str] = mapped_column(String(64), index=True)
+    number: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)  # None once erased
+    safe_time: Mapped[str] = mapped_column(String(16))  # morning, afternoon or evening
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Service(Base):
+    """A service of the directory: an organisation's public number, not a reporter's (plain)."""
+
+    __tablename__ = "services"
+    __table_args__ = (UniqueConstraint("name", "kind", name="uq_services_name_kind"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[ServiceKind] = mapped_column(_enum(ServiceKind, "service_kind"))
+    phone: Mapped[str] = mapped_column(String(20))
+    hours: Mapped[str] = mapped_column(String(100), default="")
+    languages: Mapped[list[str]] = mapped_column(JSON, default=list)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    locations: Mapped[list[Location]] = relationship(secondary="service_locations")
+
+
+class ServiceLocation(Base):
+    __tablename__ = "service_locations"
+
+    service_id: Mapped[int] = mapped_column(
+        ForeignKey("services.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class LinkKind(enum.StrEnum):
+    POSSIBLE = "possible"  # same category, same place, within 48 hours: found at routing
+    CONFIRMED = "confirmed"  # a focal point who received both said so (SAME)
+
+
+class CaseLink(Base):
+    """A later case that may be (or is) a report of the same incident as an earlier one."""
+
+    __tablename__ = "case_links"
+    __table_args__ = (
+        UniqueConstraint("case_id", "other_case_id", name="uq_case_links_case_id_other_case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The later case, the possible duplicate...
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    # ...of this earlier one.
+    other_case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[LinkKind] = mapped_column(_enum(LinkKind, "link_kind"), default=LinkKind.POSSIBLE)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    # Who confirmed it: a focal point's id, never a number.
+    confirmed_by: Mapped[int | None] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="SET NULL")
+    )
+    confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

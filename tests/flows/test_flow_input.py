@@ -17,9 +17,9 @@ def test_by_sms_every_option_is_in_one_message_and_free_text_is_asked(engine, su
     state, screen = engine.begin("en", flow="alert", channel="sms")
     assert screen.text.startswith("Your report goes to child-protection workers")
     state, screen = go(engine, state, submit, ["1"])
-    assert list(numbers(screen)) == [str(n) for n in range(1, 9)] + ["0"]  # no "98 More"
-    # recruited, Ouham, Bossangoa, one child, boys, in danger: no
-    state, screen = go(engine, state, submit, ["1", "3", "1", "1", "2", "2"])
+    assert list(numbers(screen)) == [str(n) for n in range(1, 10)] + ["0"]  # no "98 More"
+    # recruited, Ouham, Bossangoa, today, armed group, under 15, no girls, one boy, in danger: no
+    state, screen = go(engine, state, submit, ["1", "3", "1", "1", "1", "1", "1", "2", "2"])
     assert "Do not write any names" in screen.text
     assert numbers(screen) == {"1": "Nothing to add", "0": "Back"}
     state, screen = go(engine, state, submit, ["  They were taken  at the market\n"])
@@ -33,7 +33,7 @@ def test_by_sms_every_option_is_in_one_message_and_free_text_is_asked(engine, su
 
 def test_nothing_to_add_saves_no_text_and_back_returns(engine, submit):
     state, _ = engine.begin("en", flow="alert", channel="sms")
-    state, screen = go(engine, state, submit, ["1", "1", "3", "1", "1", "2", "2"])
+    state, screen = go(engine, state, submit, ["1", "1", "3", "1", "1", "1", "1", "1", "2", "2"])
     state, screen = go(engine, state, submit, ["0"])
     assert screen.text.startswith("Is a child in danger right now?")
     state, screen = go(engine, state, submit, ["2", "1", "2", "1"])
@@ -42,7 +42,7 @@ def test_nothing_to_add_saves_no_text_and_back_returns(engine, submit):
 
 def test_ussd_passes_over_a_step_shown_by_sms_only(engine, submit):
     state, screen = engine.begin("en")
-    state, screen = go(engine, state, submit, ["1", "1", "1", "3", "1", "1", "2"])
+    state, screen = go(engine, state, submit, ["1", "1", "1", "3", "1", "1", "1", "1", "1", "2"])
     state, screen = go(engine, state, submit, ["2"])  # in danger: no
     assert screen.text.startswith("Do you want one SMS")
     state, screen = go(engine, state, submit, ["0"])  # back skips the SMS-only step too

@@ -24,9 +24,10 @@ def walk(engine, submit, inputs, lang=None, state=None, words=False):
     [("1", "en", "Your report number is"), ("2", "fr", "Le numéro de votre alerte est")],
 )
 def test_whole_alert_flow_submits_once(engine, submit, lang_number, lang, thanks):
-    # language, report, continue, sexual violence, earlier, Ouham (one level down), Bossangoa,
-    # two or three, girls, in danger now: yes, an SMS later: yes, send
-    inputs = [lang_number, "1", "1", "3", "3", "3", "1", "2", "1", "1", "1", "1"]
+    # language, report, continue, sexual violence, Ouham (one level down), Bossangoa, earlier,
+    # someone else, 15 to 17, two or three girls, no boys, in danger now: yes, an SMS later:
+    # yes, send
+    inputs = [lang_number, "1", "1", "3", "3", "1", "4", "3", "2", "3", "1", "1", "1", "1"]
     state, screen = walk(engine, submit, inputs)
     assert screen.end
     assert screen.ussd().startswith("END ")
@@ -38,8 +39,10 @@ def test_whole_alert_flow_submits_once(engine, submit, lang_number, lang, thanks
         "category": "sexual_violence",
         "when": "earlier",
         "location": "CF111",
-        "children": "2-3",
-        "sex": "girls",
+        "perpetrator": "other",
+        "age": "15_17",
+        "girls": "2-3",
+        "boys": "0",
         "urgent": "yes",
         "callback": "yes",
     }
@@ -63,11 +66,16 @@ def test_unknown_language_falls_back_to_choice(engine):
 
 def test_dont_know_on_every_question(engine, submit):
     state, screen = walk(engine, submit, ["1", "1", "1"])
-    for _ in range(5):  # category, place, children, sex, urgent
+    # category, place, when, who, age, girls, boys, urgent
+    for _ in range(8):
         options = numbers(screen)
         unsure = [
             lbl for lbl in options.values() if "don't know" in lbl.lower() or "Not sure" in lbl
         ]
+        if not unsure and "98" in options:  # on a later page ("Other/don't know" is last)
+            state, screen = engine.advance(state, "98", submit)
+            options = numbers(screen)
+            unsure = [lbl for lbl in options.values() if "don't know" in lbl.lower()]
         assert unsure, screen.text
         label = unsure[0]
         state, screen = engine.advance(state, pick(screen, label), submit)
@@ -77,8 +85,11 @@ def test_dont_know_on_every_question(engine, submit):
     assert submit.calls[0].answers == {
         "category": "other",
         "location": "CF",
-        "children": "unknown",
-        "sex": "unknown",
+        "when": "unknown",
+        "perpetrator": "unknown",
+        "age": "unknown",
+        "girls": "unknown",
+        "boys": "unknown",
         "urgent": "unknown",
         "callback": "no",
     }
@@ -87,21 +98,27 @@ def test_dont_know_on_every_question(engine, submit):
 def test_dont_know_place_is_none_with_several_countries(make_engine, submit):
     rows = [("CF", "Central African Republic", None), ("SS", "South Sudan", None)]
     engine = make_engine(rows=rows)
-    state, screen = walk(engine, submit, ["1", "1", "1", "8"])
+    state, screen = walk(engine, submit, ["1", "1", "1", "98", "9"])  # other, on page 2
     assert numbers(screen) == {
         "1": "Central African Republic", "2": "South Sudan", "3": "Don't know", "0": "Back",
     }
-    state, screen = walk(engine, submit, ["1", "1", "1", "8", "3", "4", "4", "3", "2", "1"])
+    # Don't know where, when, who, the age, how many girls and boys, whether in danger now.
+    dont_know = ["3", "5", "4", "3", "6", "6", "3"]
+    state, screen = walk(engine, submit, ["1", "1", "1", "98", "9", *dont_know, "2", "1"])
     assert submit.calls[-1].answers["location"] is None
 
 
 def test_follow_up_dont_know_keeps_a_sensible_code(engine, submit):
-    walk(engine, submit, ["1", "1", "1", "2", "3", "1", "1", "1", "1", "2", "1"])
-    walk(engine, submit, ["1", "1", "1", "5", "3", "1", "1", "1", "1", "2", "1"])
-    walk(engine, submit, ["1", "1", "1", "5", "2", "1", "1", "1", "1", "2", "1"])
-    walk(engine, submit, ["1", "1", "1", "2", "1", "1", "1", "1", "1", "2", "1"])
+    rest = ["1", "1", "1", "1", "1", "1", "2", "1"]  # Bangui, today ... no SMS; send
+    walk(engine, submit, ["1", "1", "1", "2", "3", "1", *rest])
+    walk(engine, submit, ["1", "1", "1", "5", "4", "1", *rest])
+    walk(engine, submit, ["1", "1", "1", "5", "2", "1", *rest])
+    walk(engine, submit, ["1", "1", "1", "2", "1", "1", *rest])
+    walk(engine, submit, ["1", "1", "1", "5", "3", "1", *rest])
+    # Don't know what was attacked: never taken for a school (kind unknown).
     assert [s.answers["category"] for s in submit.calls] == [
-        "maiming", "attack_on_schools", "attack_on_hospitals", "killing",
+        "maiming", "attack_on_schools_or_hospitals", "attack_on_hospitals", "killing",
+        "military_use",
     ]
 
 
@@ -118,10 +135,11 @@ def test_location_descent_and_not_sure(engine, submit):
     back_state, back_screen = engine.advance(state, "0", submit)  # back up one level
     assert "3" in numbers(back_screen) and numbers(back_screen)["3"] == "Ouham"
     state, screen = engine.advance(state, "3", submit)  # not sure: Ouham itself
-    assert "How many children?" in screen.text
-    state, screen = walk(engine, submit, ["1", "1", "1", "1", "3", "3", "1", "1", "1", "2", "1"])
+    assert "When did it happen?" in screen.text
+    rest = ["1", "1", "1", "1", "1", "1", "2", "1"]  # today ... in danger now, no SMS; send
+    state, screen = walk(engine, submit, ["1", "1", "1", "1", "3", "3", *rest])
     assert submit.calls[-1].answers["location"] == "CF11"
-    state, screen = walk(engine, submit, ["1", "1", "1", "1", "1", "1", "1", "1", "2", "1"])
+    state, screen = walk(engine, submit, ["1", "1", "1", "1", "1", *rest])
     assert submit.calls[-1].answers["location"] == "CF12"  # Bangui has no children: chosen
 
 
@@ -143,7 +161,7 @@ def test_back_navigation_restores_steps_and_answers(engine, submit):
 
 def test_invalid_input_shows_hint_and_same_screen(engine, submit):
     state, screen = walk(engine, submit, ["2", "1", "1"])
-    for bad in ["", "abc", "42", "1*2", "98"]:
+    for bad in ["", "abc", "42", "1*2", "99"]:
         new_state, again = engine.advance(state, bad, submit)
         lines = again.text.split("\n")
         assert lines[0] == "Choisissez un numéro."
@@ -170,7 +188,7 @@ def test_submit_errors_propagate(engine):
     def broken(_submission):
         raise RuntimeError("database down")
 
-    answers = ["1", "1", "1", "1", "1", "1", "1", "1", "2"]  # ... in danger: yes; SMS: no
+    answers = ["1"] * 11 + ["2"]  # ... in danger: yes; SMS: no
     state, _ = walk(engine, lambda s: {"reference": "1"}, answers)
     with pytest.raises(RuntimeError):
         engine.advance(state, "1", broken)

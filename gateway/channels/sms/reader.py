@@ -211,7 +211,7 @@ class _Processor:
         self.message.outcome = "triage"
         if not reply_notice:
             sent = self.engine.flows[ALERT_FLOW].steps["sent"].text or ""
-            thanks = self.engine.translate(lang, sent, reference=case.reference)
+            thanks = self.engine.translate(lang, sent, reference=case.reference, service="")
             text = thanks + "\n" + self.engine.translate(lang, DELETE_HINT)
             return _Reply(text, lang, case.case_id)
         # Over the sender's limit no reply goes: the day's one notice is kept for later.

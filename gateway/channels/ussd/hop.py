@@ -10,7 +10,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import SQLAlchemyError
 
 from flows import Screen, Submission
-from flows.render import fit_end
+from flows.gsm import fits_ussd
+from flows.render import END, fit_end
 from gateway.cases.intake import HEALTH_END, points_to_health, source_key
 from gateway.cases.references import new_reference
 from gateway.cases.spool import spool_case
@@ -130,8 +131,16 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
                     state, screen, extra = offered
                 if screen.end and state.get("params", {}).get("health"):
                     # Sexual violence within 72 hours: the last screen points to health care.
-                    text_end = engine.translate(engine.language_of(state), HEALTH_END,
-                                                reference=state["params"].get("reference", ""))
+                    params = state["params"]
+                    lang = engine.language_of(state)
+                    reference = params.get("reference", "")
+                    # The nearest service, when its line (fitted to the flow's last screen)
+                    # also fits this one; the reference and the health hint come first.
+                    text_end = engine.translate(lang, HEALTH_END, reference=reference,
+                                                service=params.get("service", ""))
+                    if not fits_ussd(END + text_end):
+                        text_end = engine.translate(lang, HEALTH_END, reference=reference,
+                                                    service="")
                     screen = Screen(fit_end(text_end), end=True)
             else:
                 state, screen, extra = answered
