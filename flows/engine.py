@@ -101,12 +101,14 @@ class Engine:
     # Public API ----------------------------------------------------------------------------
 
     def begin(
-        self, lang: str | None = None, *, flow: str = MAIN_FLOW, channel: str = "ussd"
+        self, lang: str | None = None, *, flow: str = MAIN_FLOW, channel: str = "ussd",
+        flags: Collection[str] = (),
     ) -> tuple[dict, Screen]:
         """New session: the language choice screen, or (lang known) straight to the main menu.
 
         SMS keywords start a given flow in the language of the keyword; channel "sms" shows
         every option of a question in one message instead of screens of 182 characters.
+        flags (model.FLAGS) show the options that require them: the gateway decides, once.
         """
         chosen = self.flows[flow]
         state: dict[str, Any] = {
@@ -114,6 +116,8 @@ class Engine:
             "flow": chosen.name, "step": chosen.start, "page": 0, "level": None,
             "answers": {}, "history": [], "done": False, "channel": channel,
         }
+        if flags:
+            state["flags"] = sorted(set(flags))
         start = chosen.steps[chosen.start]
         if state["lang"] and start.type == "language" and start.next:
             state["step"] = start.next
@@ -192,7 +196,7 @@ class Engine:
         """Remember where the caller is, so "0 Back" can return here."""
         state["history"].append({
             "flow": state["flow"], "step": state["step"], "level": state["level"],
-            "answers": dict(state["answers"]),
+            "answers": dict(state["answers"]), "skip": list(state.get("skip", [])),
         })
 
     def _back(self, state: dict, page: int) -> None:
@@ -211,7 +215,8 @@ class Engine:
     def _pass_over(self, state: dict, submit: Submit) -> None:
         """Skip a step not shown on this channel (free text on USSD); end a flow that ends."""
         target = self._step(state)
-        if target.channels and state.get("channel", "ussd") not in target.channels:
+        skipped = f"{state['flow']}/{state['step']}" in state.get("skip", ())
+        if skipped or (target.channels and state.get("channel", "ussd") not in target.channels):
             assert target.next is not None  # guaranteed by the loader
             state["step"], state["page"] = target.next, 0
             self._enter(state)
@@ -250,6 +255,7 @@ class Engine:
                 state["answers"][step.save] = option.value
             if option.flow:
                 flow, target = option.flow, self.flows[option.flow].start
+                state["skip"] = [f"{flow}/{name}" for name in option.skip]
             elif option.next:
                 target = option.next
         elif choice.kind == "place":
@@ -278,9 +284,11 @@ class Engine:
         if step.type == "language":
             return [_Choice("lang", self.names[code], code) for code in self.languages]
         if step.type in ("menu", "input"):
+            flags = state.get("flags", ())
             return [
                 _Choice("option", self._t(lang, option.label), i)
                 for i, option in enumerate(step.options)
+                if option.requires is None or option.requires in flags
             ]
         if step.type == "location":
             level = state.get("level")
@@ -301,7 +309,8 @@ class Engine:
         """Return the menu of the current step; built once per (step, language) unless places."""
         if self._step(state).type == "location":
             return self._build_menu(state)
-        key = (state["flow"], state["step"], self.language_of(state), bool(state["history"]))
+        key = (state["flow"], state["step"], self.language_of(state), bool(state["history"]),
+               tuple(state.get("flags", ())))
         menu = self._menus.get(key)
         if menu is None:
             menu = self._menus[key] = self._build_menu(state)
@@ -311,8 +320,11 @@ class Engine:
         step, lang = self._step(state), self.language_of(state)
         # "Not sure" ends the list of places like every "Don't know": pinning it on each page
         # would leave no room for the places on 80-character (UCS-2) screens.
-        labels = [choice.label for choice in self._choices(state)]
-        numbers = [option.number or option_number(i) for i, option in enumerate(step.options)]
+        choices = self._choices(state)
+        labels = [choice.label for choice in choices]
+        # An option keeps its number when another one is not shown (numbered by its place).
+        numbers = [step.options[c.payload].number or option_number(c.payload) for c in choices
+                   if c.kind == "option"]
         return Menu(
             header=self._t(lang, step.text) if step.text else "",
             labels=labels,
@@ -326,10 +338,14 @@ class Engine:
     def menu_at(
         self, flow: str, step: str, lang: str, *, level: str | None = None, can_back: bool = True
     ) -> Menu:
-        """Build the menu a caller in lang is shown at a step (the flow checker measures it)."""
+        """Build the menu a caller in lang is shown at a step (the flow checker measures it).
+
+        Every option is shown, those that require a flag too: the longest menu is measured.
+        """
+        flags = sorted({o.requires for o in self.flows[flow].steps[step].options if o.requires})
         state = {
             "flow": flow, "step": step, "lang": lang, "level": level, "page": 0,
-            "history": [{}] if can_back else [],
+            "history": [{}] if can_back else [], "flags": flags,
         }
         return self._menu(state)
 

@@ -8,7 +8,7 @@ from typing import Any
 import yaml
 
 from flows.errors import FlowDefinitionError
-from flows.model import ACCEPTS, CHANNELS, STEP_TYPES, Flow, Option, Problem, Step
+from flows.model import ACCEPTS, CHANNELS, FLAGS, STEP_TYPES, Flow, Option, Problem, Step
 from flows.render import BACK_NUMBER, MORE_NUMBER, RESERVED, option_number
 
 DEFINITIONS_DIR = Path(__file__).resolve().parent / "definitions"
@@ -20,7 +20,7 @@ _STEP_KEYS = {
     "input": {"type", "text", "save", "next", "accept", "options", "channels", "note"},
     "end": {"type", "text", "submit", "note"},
 }
-_OPTION_KEYS = {"label", "value", "next", "flow", "number", "note"}
+_OPTION_KEYS = {"label", "value", "next", "flow", "number", "requires", "skip", "note"}
 # Numbers an option may be given with `number:` (0 is Back, 98 More).
 OPTION_NUMBERS = (*range(1, 98), 99)
 _FLOW_KEYS = {"start", "steps", "note"}
@@ -131,6 +131,7 @@ def _load_all(
                         step.name, "unknown-flow",
                         f"option {option.label!r} goes to unknown flow {option.flow!r}",
                     )
+                _check_skip(report, step, option, flows.get(option.flow or ""))
         problems += report.problems
     return flows, problems
 
@@ -290,6 +291,7 @@ def _parse_options(
         if not (nxt or flow or step_next):
             report.add(step, "dead-end", f"option {label!r} leads nowhere: give next or flow")
         number = _number(report, step, label, item)
+        requires, skip = _condition(report, step, label, item)
         shown = number if number is not None else option_number(len(options))
         if shown in numbers:
             report.add(
@@ -300,10 +302,43 @@ def _parse_options(
         options.append(
             Option(
                 label=label, value=value, has_value="value" in item, next=nxt, flow=flow,
-                line=getattr(item, "line", 0), number=number,
+                line=getattr(item, "line", 0), number=number, requires=requires, skip=skip,
             )
         )
     return tuple(options)
+
+
+def _condition(
+    report: _Report, step: str, label: str, item: dict[str, Any]
+) -> tuple[str | None, tuple[str, ...]]:
+    """Return the option's `requires:` flag (or None) and its `skip:` step names."""
+    requires = item.get("requires")
+    if requires is not None and requires not in FLAGS:
+        report.add(step, "bad-value",
+                   f"option {label!r}: 'requires' must be one of {', '.join(FLAGS)}")
+        requires = None
+    skip = item.get("skip", [])
+    if not isinstance(skip, list) or not all(isinstance(name, str) for name in skip):
+        report.add(step, "bad-value", f"option {label!r}: 'skip' must be a list of step names")
+        skip = []
+    if skip and not item.get("flow"):
+        report.add(step, "bad-option", f"option {label!r}: 'skip' needs a 'flow'")
+        skip = []
+    return requires, tuple(skip)
+
+
+def _check_skip(report: _Report, step: Step, option: Option, target: Flow | None) -> None:
+    """A step an option skips must be a step of its flow that goes on (has a `next`)."""
+    if target is None:
+        return
+    for name in option.skip:
+        skipped = target.steps.get(name)
+        if skipped is None or skipped.next is None or name == target.start:
+            report.add(
+                step.name, "bad-option",
+                f"option {option.label!r} skips {name!r}: not a step of {target.name!r} "
+                "with a 'next' (nor its start)",
+            )
 
 
 def _number(report: _Report, step: str, label: str, item: dict[str, Any]) -> int | None:

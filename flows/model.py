@@ -9,6 +9,9 @@ from typing import Protocol
 STEP_TYPES = ("language", "menu", "location", "input", "end")
 CHANNELS = ("ussd", "sms")
 ACCEPTS = ("text", "digits")
+# Flags the gateway may give a session when it begins (Engine.begin): an option with
+# `requires: <flag>` is shown only to a session that has it.
+FLAGS = ("focal_point",)
 
 
 @dataclass(frozen=True)
@@ -76,6 +79,11 @@ class Option:
     line: int = 0
     # The number given with `number:` in the flow file; None: numbered by position.
     number: int | None = None
+    # Shown only to a session with this flag (one of FLAGS); None: shown to every session.
+    requires: str | None = None
+    # Steps of the flow it starts that the session passes over from then on (a relay asks no
+    # follow-up SMS and no call: the number is a focal point's, not a reporter's).
+    skip: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -263,6 +263,8 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             f"{missing} is required when the other Africa's Talking credential is set"
         )
 
+    sms_settings = _sms_provider_settings(env, bool(at_username))
+
     seconds = "a whole number of seconds"
     config: dict[str, Any] = {
         "DATA_DIR": str(data_dir),
@@ -275,6 +277,7 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "AT_API_KEY": at_api_key or None,
         "AT_SENDER_ID": env.text("AT_SENDER_ID") or None,
         "AT_API_URL": env.text("AT_API_URL").rstrip("/") or None,
+        **sms_settings,
         "DEFAULT_LANGUAGE": env.text("GATEWAY_DEFAULT_LANGUAGE", "fr"),
         "LANGUAGES": _languages(env, locales_dir),
         "LOCALES_DIR": locales_dir,
@@ -320,6 +323,64 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "holds the token; set it to Africa's Talking's addresses (see docs/deploy.md)"
         )
     return config
+
+
+SMS_PROVIDERS = ("africastalking", "android")
+SMSGATE_CLOUD_URL = "https://api.sms-gate.app/3rdparty/v1"
+MIN_SIGNING_KEY_LENGTH = 16
+
+
+def _sms_provider_settings(env: Env, at_set: bool) -> dict[str, Any]:
+    """Return GATEWAY_SMS_PROVIDER and the SMSGATE_* settings of an Android phone gateway.
+
+    With no choice made, the provider is the one whose credentials are set; with both set the
+    choice must be explicit (sending through the wrong SIM or account is not a default).
+    Android as the provider needs its signing key: the webhook never takes an unsigned event.
+    """
+    username = env.text("SMSGATE_USERNAME")
+    password = env.text("SMSGATE_PASSWORD")
+    if bool(username) != bool(password):
+        missing = "SMSGATE_PASSWORD" if username else "SMSGATE_USERNAME"
+        raise ConfigError(f"{missing} is required when the other SMSGATE credential is set")
+    url = (env.text("SMSGATE_URL") or SMSGATE_CLOUD_URL).rstrip("/")
+    if not url.startswith(("http://", "https://")):
+        raise ConfigError(
+            f"SMSGATE_URL must be an http:// or https:// address, e.g. http://192.168.1.20:8080 "
+            f"(the phone's local server) or {SMSGATE_CLOUD_URL}"  # not echoed: may hold a password
+        )
+    choice = env.text("GATEWAY_SMS_PROVIDER").lower()
+    if choice and choice not in SMS_PROVIDERS:
+        raise ConfigError(
+            f"GATEWAY_SMS_PROVIDER must be one of {', '.join(SMS_PROVIDERS)}, got {choice!r}"
+        )
+    if not choice:
+        if at_set and username:
+            raise ConfigError(
+                "GATEWAY_SMS_PROVIDER is required when both Africa's Talking (AT_USERNAME) and "
+                "Android phone (SMSGATE_USERNAME) credentials are set: africastalking or android"
+            )
+        choice = "android" if username else "africastalking" if at_set else ""
+    if choice == "africastalking" and not at_set:
+        raise ConfigError("AT_USERNAME and AT_API_KEY are required when GATEWAY_SMS_PROVIDER "
+                          "is africastalking")
+    signing_key = env.text("SMSGATE_SIGNING_KEY")
+    if choice == "android":
+        if not username:
+            raise ConfigError("SMSGATE_USERNAME and SMSGATE_PASSWORD are required when "
+                              "GATEWAY_SMS_PROVIDER is android (the app shows them)")
+        if len(signing_key) < MIN_SIGNING_KEY_LENGTH:
+            raise ConfigError(
+                f"SMSGATE_SIGNING_KEY is required when the SMS provider is android, with at "
+                f"least {MIN_SIGNING_KEY_LENGTH} characters: the webhook refuses unsigned "
+                "events (set the same key in the app: Settings, Webhooks, Signing key)"
+            )
+    return {
+        "SMS_PROVIDER": choice or None,
+        "SMSGATE_URL": url,
+        "SMSGATE_USERNAME": username or None,
+        "SMSGATE_PASSWORD": password or None,
+        "SMSGATE_SIGNING_KEY": signing_key or None,
+    }
 
 
 def _webhook_token(env: Env, embedded: bool, other_secrets: list[str]) -> str | None:

@@ -168,6 +168,18 @@ def test_seed_demo_refuses_real_provider_credentials(
     assert run(gateway_cli, "seed-demo").exit_code == 0
 
 
+def test_seed_demo_refuses_a_phone_that_would_text_the_made_up_numbers(
+    gateway_cli: click.Group, env: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SMSGATE_USERNAME", "sms")
+    monkeypatch.setenv("SMSGATE_PASSWORD", "phone-password")
+    monkeypatch.setenv("SMSGATE_SIGNING_KEY", "signing-key-0123456789abcdef")
+    refused = run(gateway_cli, "seed-demo")
+    assert refused.exit_code == 1
+    assert "SMSGATE_USERNAME" in refused.stderr and "--force" in refused.stderr
+    assert counts(env) == (0, 0, 0)
+
+
 def test_focal_points_offers_import_with_replace_and_deactivate(gateway_cli: click.Group) -> None:
     group = run(gateway_cli, "focal-points", "--help")
     assert group.exit_code == 0

@@ -336,12 +336,15 @@ def create_case(
     key: str,
     reference: str | None = None,
     partial: Mapping[str, str] | None = None,
+    relayed_by: int | None = None,
 ) -> tuple[Case, bool]:
     """Commit the case a submission describes; return it and whether it is new (to route).
 
     A `reference` drawn beforehand is tried first, so a case spooled while the database was
     down keeps the reference its caller heard. With `partial` (how the session ended) the case
     is saved as partial; a complete submission of the same key later completes it.
+    `relayed_by`: the focal point who reports for someone else; staff, not a reporter, so the
+    case is linked to no reporter (pseudonym unused).
     """
     existing = _existing(session, key)
     if existing is not None:
@@ -361,8 +364,10 @@ def create_case(
                 if pcode
                 else None
             )
-            reporter = _reporter(session, pseudonym, submission.language)
-            if location_id is not None:
+            # A relay (or one spooled while the database was down: no pseudonym) has no reporter.
+            reporter = (None if relayed_by is not None or not pseudonym
+                        else _reporter(session, pseudonym, submission.language))
+            if reporter is not None and location_id is not None:
                 reporter.last_location_id = location_id  # where their later SMS are triaged
             case = Case(
                 reference=(
@@ -378,14 +383,16 @@ def create_case(
                 urgent=urgent,
                 answers=answers or None,
                 language=submission.language,
-                reporter_id=reporter.id,
+                reporter_id=reporter.id if reporter is not None else None,
+                relayed_by_id=relayed_by,
                 partial=partial is not None,
             )
             if details is not None:
                 details.apply(case)
-            case.events.append(
-                CaseEvent(kind=CaseEventKind.CREATED, detail={"channel": channel.value})
-            )
+            created: dict[str, object] = {"channel": channel.value}
+            if relayed_by is not None:
+                created["relayed_by"] = relayed_by
+            case.events.append(CaseEvent(kind=CaseEventKind.CREATED, detail=created))
             if partial is not None:
                 case.events.append(CaseEvent(kind=CaseEventKind.PARTIAL, detail=dict(partial)))
             session.add(case)

@@ -11,6 +11,7 @@ import logging
 
 from flask import Flask
 from sqlalchemy.orm import object_session
+from sqlalchemy.orm.exc import DetachedInstanceError
 
 from flows import Catalogs
 from flows.gsm import fold_to_gsm7, sms_segments
@@ -188,6 +189,7 @@ def compose_alert(
                 "reference": fields["reference"], "category": fields["category"], "place": place,
             })
         text = with_same_as(catalogs, lang, case, text)  # a possible duplicate (links.py)
+        text = with_relay(catalogs, lang, case, text)  # reported by a focal point (RELAY)
         if fold:
             text = fold_to_gsm7(text)  # ç, ô... are outside GSM-7: 160 a segment, not 70
         if sms_segments(text) == 1:
@@ -266,6 +268,31 @@ SAME_REPLY = N_("Case %(reference)s: same incident as %(other)s.")
 MAYBE_SAME_SMS = N_("%(text)s Maybe same as %(reference)s.")
 # TRANSLATORS: the same, once a focal point confirmed it is the same incident (SAME).
 SAME_AS_SMS = N_("%(text)s Same as %(reference)s.")
+
+
+# TRANSLATORS: added at the end of a focal point's SMS when another focal point (%(name)s, as
+# registered, e.g. "Ouaka CP") reported the case for someone who told them (RELAY): whom to ask
+# to verify it. Keep it short.
+RELAYED_SMS = N_("%(text)s Relayed by %(name)s.")
+
+
+def relayer_name(case: Case) -> str | None:
+    """Return the name of the focal point who relayed the case; None when it was not relayed."""
+    if case.relayed_by_id is None:
+        return None
+    try:
+        relayed_by = case.relayed_by
+    except DetachedInstanceError:  # written without its session: the marker, without a name
+        relayed_by = None
+    return relayed_by.name if relayed_by is not None else "?"
+
+
+def with_relay(catalogs: Catalogs, lang: str, case: Case, text: str) -> str:
+    """Add "Relayed by <name>." to a case's SMS when a focal point reported it (RELAY)."""
+    name = relayer_name(case)
+    if name is None:
+        return text
+    return catalogs.gettext(lang, RELAYED_SMS, text=text, name=name)
 
 
 def with_same_as(catalogs: Catalogs, lang: str, case: Case, text: str) -> str:
@@ -419,6 +446,7 @@ def compose_for(
             )
             if focal_point.role == Role.CONDUCT:  # a complaint's reference: conduct only
                 text = with_same_as(catalogs, lang, case, text)
+        text = with_relay(catalogs, lang, case, text)
         if case.is_urgent:
             text = catalogs.gettext(lang, URGENT_SMS, text=text)
     escalation = purpose in (OutboxPurpose.ESCALATION_1, OutboxPurpose.ESCALATION_2)

@@ -166,7 +166,30 @@ def routing_plan(session: Session, case: Case) -> Plan:
         chosen, missing = _with_a_woman(case, levels, _nearest(levels))
         recipients += [fp for fp in chosen if fp not in recipients]
         no_woman = no_woman or missing
+    if case.relayed_by_id is not None and recipients and all(
+            fp.id == case.relayed_by_id for fp in recipients):
+        recipients += _second_pair_of_eyes(session, case)
     return Plan(recipients, no_woman)
+
+
+def _second_pair_of_eyes(session: Session, case: Case) -> list[FocalPoint]:
+    """Return who else receives a case its relayer alone would: never back to them alone.
+
+    Of the case's roles, the nearest others covering it (the relayer's backups at their own
+    level, else the next level up); where there is nobody, the area's nearest coordinators.
+    """
+    def others(levels: dict[int, list[FocalPoint]]) -> list[FocalPoint]:
+        for points in levels.values():
+            found = [fp for fp in points if fp.id != case.relayed_by_id]
+            if found:
+                return [fp for fp in found if fp.level == Level.PRIMARY] or found
+        return []
+
+    for role in roles_for(case):
+        found = others(levels_covering(session, case, role))
+        if found:
+            return found
+    return others(levels_covering(session, case, Role.COORDINATOR))
 
 
 FLOOD_WINDOW = timedelta(hours=1)

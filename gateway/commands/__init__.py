@@ -6,7 +6,17 @@ import sys
 
 import click
 
-from gateway.commands import cases, data, database, flows, i18n, maintenance, run, secrets
+from gateway.commands import (
+    cases,
+    data,
+    database,
+    flows,
+    i18n,
+    maintenance,
+    run,
+    secrets,
+    smsgate,
+)
 from gateway.errors import ConfigError, DatabaseBehind
 from gateway.logs import UNREACHABLE, unreachable
 
@@ -18,7 +28,7 @@ def cli() -> None:
 
 def _register() -> None:
     """Add every sub-command to the group (calling it again changes nothing)."""
-    for module in (data, run, database, maintenance, cases, flows, i18n, secrets):
+    for module in (data, run, database, maintenance, cases, flows, i18n, secrets, smsgate):
         for command in module.COMMANDS:
             cli.add_command(command)
 

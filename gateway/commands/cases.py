@@ -48,6 +48,11 @@ def history(session: Session, case: Case) -> list[str]:
             f"girls: {case.girls}, boys: {case.boys}; age: {case.age_group}; "
             f"by: {case.perpetrator}"
         )
+    if case.relayed_by_id is not None:
+        # A focal point reported it for someone else (RELAY): staff, named; no reporter.
+        relayed_by = case.relayed_by
+        who = f"{relayed_by.name} ({relayed_by.role})" if relayed_by is not None else "?"
+        lines.append(f"relayed by: {who}, focal_point:{case.relayed_by_id}")
     if case.answers:
         lines.append("answers: " + ", ".join(f"{k}={v}" for k, v in sorted(case.answers.items())))
     lines.append(f"acknowledged after: {_minutes(case, case.acknowledged_at)}; "

@@ -150,7 +150,7 @@ def import_services_command(file: IO[bytes], replace: bool) -> None:
 @click.option(
     "--force",
     is_flag=True,
-    help="Load the demo even though Africa's Talking credentials are set.",
+    help="Load the demo even though SMS credentials (Africa's Talking or a phone) are set.",
 )
 def seed_demo(force: bool) -> None:
     """Load a small demo deployment of the Central African Republic (safe to run twice)."""
@@ -163,6 +163,15 @@ def seed_demo(force: bool) -> None:
                 "Africa's Talking credentials are set: the demo focal points' made-up numbers "
                 "could reach real people. Unset AT_USERNAME/AT_API_KEY, use the sandbox, "
                 "or pass --force.",
+                err=True,
+            )
+            raise SystemExit(1)
+        if app.config.get("SMSGATE_USERNAME") and not force:
+            # An Android phone with a SIM sends for real too: the same caution.
+            click.echo(
+                "An SMS gateway phone is set (SMSGATE_USERNAME): the demo focal points' made-up "
+                "numbers could reach real people through its SIM. Unset SMSGATE_USERNAME/"
+                "SMSGATE_PASSWORD, or pass --force.",
                 err=True,
             )
             raise SystemExit(1)

@@ -15,6 +15,9 @@ from gateway.storage.models import OutboxMessage, OutboxStatus, utcnow
 log = logging.getLogger(__name__)
 
 FAILED_DELIVERY = frozenset({"Failed", "Rejected", "Expired"})
+# Every provider's words for "it reached the phone": AT's Success, the Android phone's Delivered.
+DELIVERED = frozenset({"Success", "Delivered"})
+FINAL_STATUSES = frozenset(FINAL_DELIVERY_STATUSES) | DELIVERED
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,13 @@ def record_report(
     )
     if row is None:
         return None  # not ours (or long gone): the provider is told OK and stops retrying
-    if row.delivery_status in FINAL_DELIVERY_STATUSES and status not in FINAL_DELIVERY_STATUSES:
+    if row.delivery_status in FINAL_STATUSES and status not in FINAL_STATUSES:
         return None  # a late intermediate report never undoes a final one
     if row.delivery_status == status and row.failure_reason == reason:
         return None
     row.delivery_status = status
     row.failure_reason = reason
-    if status == "Success":
+    if status in DELIVERED:
         row.delivered_at = utcnow()
     elif status in FAILED_DELIVERY:
         row.status = OutboxStatus.FAILED

@@ -15,7 +15,7 @@ from gateway.cases.escalation import next_stage
 from gateway.cases.messages import compose_for
 from gateway.conversation import get_engine
 from gateway.delivery.failures import count_send_failure, failure_reason
-from gateway.delivery.providers import SendResult, get_provider
+from gateway.delivery.providers import SendResult, get_provider, send_via
 from gateway.delivery.throttle import get_throttle
 from gateway.errors import PermanentSendError, TransientSendError
 from gateway.storage.crypto import DecryptError, decrypt
@@ -297,7 +297,7 @@ def send(app: Flask, outbox_id: int, deferral: int = 0, slot: float | None = Non
         return
     provider = get_provider(app)
     try:
-        result = provider.send(out.to, out.text)
+        result = send_via(provider, out.to, out.text, out.outbox_id)
     except TransientSendError as exc:
         count_send_failure(app, failure_reason(str(exc)))
         _retry_or_fail(app, out, _scrub(str(exc), out.to))

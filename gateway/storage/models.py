@@ -318,6 +318,11 @@ class Case(Base):
     reporter_id: Mapped[int | None] = mapped_column(
         ForeignKey("reporters.id", ondelete="SET NULL"), index=True
     )
+    # A focal point who reported for someone else (RELAY): staff, not the reporter, so such a
+    # case has no reporter link, no follow-up SMS and no number kept (channels/relay.py).
+    relayed_by_id: Mapped[int | None] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="SET NULL")
+    )
     # An SMS that matched no flow, or a one-shot "ALERT <text>": a person reads it and decides.
     needs_triage: Mapped[bool] = mapped_column(Boolean, default=False)
     # Saved from a USSD session cut off after the category and place were given.
@@ -336,6 +341,7 @@ class Case(Base):
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
     location: Mapped[Location | None] = relationship()
+    relayed_by: Mapped[FocalPoint | None] = relationship()
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
     )

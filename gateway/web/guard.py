@@ -15,7 +15,7 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from flask import Blueprint, Flask, Response, current_app, request
 
@@ -92,13 +92,18 @@ def refuse(reason: str, status: int, address: Address | None) -> Response:
 
 
 _TEXTS = {
-    400: "Bad request", 403: "Forbidden", 413: "Request too large", 429: "Too many requests",
+    400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 413: "Request too large",
+    429: "Too many requests",
 }
 
 
-def guard() -> Response | None:
+def guard(authenticate: Callable[[], bool] | None = None) -> Response | None:
     """Refuse a webhook request from outside the allow-list, without the token, too big or too
-    frequent; let every other through."""
+    frequent; let every other through.
+
+    authenticate: a check of the whole body (a provider's signature) in place of the token;
+    it runs once the body is known to be within the size limit.
+    """
     app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
     address = client_address(
         request.remote_addr,
@@ -108,7 +113,7 @@ def guard() -> Response | None:
     allowed = _networks(app, "ALLOWED_IPS")
     if allowed and (address is None or not _within(address, allowed)):
         return refuse("address", 403, address)
-    if check_token() is not None:
+    if authenticate is None and check_token() is not None:
         return refuse("token", 403, address)
     limit = int(app.config.get("MAX_BODY_BYTES") or 0)
     if limit:
@@ -120,6 +125,8 @@ def guard() -> Response | None:
         # a word: read it (at most one byte past the limit) and refuse it whole.
         if request.content_length is None and len(request.get_data(cache=True)) > limit:
             return refuse("too_large", 413, address)
+    if authenticate is not None and not authenticate():
+        return refuse("signature", 401, address)
     # No provider callback carries a NUL character; PostgreSQL text cannot hold one either.
     if any("\x00" in key + value for values in (request.args, request.form)
            for key, value in values.items(multi=True)):
@@ -131,6 +138,14 @@ def guard() -> Response | None:
     return None
 
 
-def protect(bp: Blueprint) -> None:
-    """Guard every route of a webhook blueprint, present and future."""
-    bp.before_request(guard)
+def protect(bp: Blueprint, authenticate: Callable[[], bool] | None = None) -> None:
+    """Guard every route of a webhook blueprint, present and future (by token, or by the
+    given check of a signed body)."""
+    if authenticate is None:
+        bp.before_request(guard)
+        return
+
+    def signed_guard() -> Response | None:
+        return guard(authenticate)
+
+    bp.before_request(signed_guard)

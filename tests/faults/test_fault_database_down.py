@@ -123,3 +123,54 @@ def test_a_case_finished_while_the_database_is_down_is_spooled_then_routed(
         assert "spooled" in [event.kind for event in case.events]
     sent = [m for m in at_api.messages if reference in m["form"]["message"]]
     assert len(sent) == 1
+
+
+def _relay_alert(caller: Caller) -> str:
+    """A focal point's relay of a recruitment in Bambari, by USSD; return the last screen."""
+    caller.dial()
+    caller.choose("English")
+    if "Report for someone else" not in caller.screen:
+        caller.press("98")  # More
+    caller.choose("Report for someone else")
+    caller.choose("child in danger")
+    caller.choose("Continue")
+    caller.choose("Recruited")
+    caller.choose("Ouaka")
+    caller.choose("Bambari")
+    for _ in range(12):  # the first option of every other question
+        if caller.screen.startswith("CON Send"):
+            break
+        caller.press("1")
+    return caller.choose("Send")
+
+
+def test_a_relay_finished_while_the_database_is_down_is_never_the_relayers_own_report(
+    make_app: Callable[..., Flask], at_api: StandInAPI, schema: str, tmp_path: Path,
+    run_jobs: Callable[..., None],
+) -> None:
+    app = make_app(AT_USERNAME=AT_USERNAME, AT_API_KEY=AT_API_KEY, AT_API_URL=at_api.url,
+                   DATA_DIR=str(tmp_path))
+    deployment.standard(app)
+    # Another focal point rehearses (one number's walks would pass its rate limit).
+    rehearsal = Caller(app.test_client(), phone=deployment.OUAKA_BACKUP_PHONE)
+    _relay_alert(rehearsal)
+    hops = len(rehearsal.screens)
+
+    outage = Outage(schema)
+    caller = Caller(OutageBefore(app.test_client(), hops, outage), phone=deployment.OUAKA_PHONE)  # type: ignore[arg-type]
+    try:
+        reference = reference_in(_relay_alert(caller))
+        [spooled] = pending(app)
+        record = json.loads(spooled.read_text())
+        # Spooled with no reporter link and nothing of a callback: the relayer is staff.
+        assert record["reference"] == reference and record["pseudonym"] == ""
+        assert "callback" not in json.dumps(record)
+    finally:
+        outage.end()
+    with app.app_context():
+        sweep(min_age=0)
+    run_jobs(app)
+    with session_scope(app) as session:
+        case = session.scalar(select(Case).where(Case.reference == reference))
+        assert case is not None and case.status == CaseStatus.ROUTED
+        assert case.reporter_id is None

@@ -26,6 +26,14 @@ KEYWORDS = {
     # TRANSLATORS: SMS keyword (see ALERT) to stop all messages and erase the sender's number.
     "stop": N_("STOP"),
 }
+# Keywords of focal points' phones only: from any other number they are words like any other
+# (no hint that they exist).
+STAFF_KEYWORDS = {
+    # TRANSLATORS: SMS keyword (see ALERT) a focal point sends to report for someone else who
+    # told them what happened (a child in danger, misconduct). Sent by staff only, never shown
+    # to the public. English RELAY works in every language.
+    "relay": N_("RELAY"),
+}
 
 
 @dataclass(frozen=True)
@@ -41,9 +49,17 @@ class Keywords:
     """The keyword table of the offered languages, English always included."""
 
     def __init__(self, catalogs: Catalogs, languages: Iterable[str]) -> None:
+        languages = list(languages)
+        self._table = self._build(catalogs, languages, KEYWORDS)
+        self._staff = self._build(catalogs, languages, STAFF_KEYWORDS)
+
+    @staticmethod
+    def _build(
+        catalogs: Catalogs, languages: list[str], keywords: dict[str, str]
+    ) -> dict[str, tuple[str, tuple[str, ...]]]:
         table: dict[str, tuple[str, list[str]]] = {}
         for lang in ["en", *languages]:
-            for action, msgid in KEYWORDS.items():
+            for action, msgid in keywords.items():
                 for word in keyword_words(catalogs, lang, msgid):
                     folded = fold_words(word)
                     if not folded or " " in folded:
@@ -51,16 +67,24 @@ class Keywords:
                     known_action, langs = table.setdefault(folded, (action, []))
                     if known_action == action and lang not in langs:
                         langs.append(lang)
-        self._table = {word: (action, tuple(langs)) for word, (action, langs) in table.items()}
+        return {word: (action, tuple(langs)) for word, (action, langs) in table.items()}
 
     def match(self, text: str) -> Match | None:
         """Return the keyword an SMS starts with, or None."""
+        return self._match(self._table, text)
+
+    def match_staff(self, text: str) -> Match | None:
+        """Return the focal points' keyword (RELAY) an SMS starts with, or None."""
+        return self._match(self._staff, text)
+
+    @staticmethod
+    def _match(table: dict[str, tuple[str, tuple[str, ...]]], text: str) -> Match | None:
         stripped = text.strip()
         first, _, rest = stripped.partition(" ")
         if "\n" in first:
             first, _, more = first.partition("\n")
             rest = more + " " + rest
-        found = self._table.get(fold_words(first))
+        found = table.get(fold_words(first))
         if found is None:
             return None
         action, langs = found

@@ -22,6 +22,7 @@ from gateway.cases import focal_commands
 from gateway.cases.follow_up import erase_for
 from gateway.cases.intake import HEALTH_HINT, source_key
 from gateway.cases.outbox import queue_reporter_message
+from gateway.channels.relay import FOCAL_POINT, RELAY_FLOW, file_relay, is_relay, relayer
 from gateway.channels.reporters import remember_language, remembered_language
 from gateway.channels.sms.conversations import SmsConversations
 from gateway.channels.sms.keywords import Keywords, Match
@@ -106,6 +107,10 @@ class _Processor:
         self.staff = staff or []  # the sender's focal point rows: a staff phone
 
     def run(self, text: str) -> _Reply | None:
+        if self.staff:
+            relayed = self._relay(text)
+            if relayed is not None:
+                return relayed
         # A focal point's phone (staff numbers are known): OK / INFO / DONE / CONDUCT, never a
         # report; a command from anyone else gets the same neutral answer as a refused one.
         command = focal_commands.handle(self.app, self.session, self.number, text, self.staff)
@@ -123,6 +128,26 @@ class _Processor:
         if state is not None:
             return self._answer(state, text)
         return self._triage(text, self._lang(None), reply_notice=True)
+
+    # Relay ---------------------------------------------------------------------------------------
+
+    def _relay(self, text: str) -> _Reply | None:
+        """RELAY, or an answer in a relay, from a focal point who may relay; else None.
+
+        Their commands come first; a conduct focal point's RELAY gets the commands' usage reply.
+        """
+        if relayer(self.staff) is None or focal_commands.parse(self.app, text) is not None:
+            return None
+        match = _keywords(self.app).match_staff(text)
+        if match is not None and match.action == "relay":
+            # Their own language (the one their alerts come in), else the keyword's.
+            known = [fp.language for fp in self.staff if fp.language in self.engine.languages]
+            lang = known[0] if known else self._lang(match)
+            return self._start(lang, RELAY_FLOW, flags=(FOCAL_POINT,))
+        state = self.conversations.load(self.pseudonym)
+        if state is not None and FOCAL_POINT in state.get("flags", ()):
+            return self._answer(state, text)
+        return None
 
     def _lang(self, match: Match | None) -> str:
         return _language(self.app, self.engine, self.pseudonym, match)
@@ -150,8 +175,8 @@ class _Processor:
 
     # Conversations ---------------------------------------------------------------------------
 
-    def _start(self, lang: str | None, flow: str) -> _Reply:
-        state, screen = self.engine.begin(lang, flow=flow, channel="sms")
+    def _start(self, lang: str | None, flow: str, flags: tuple[str, ...] = ()) -> _Reply:
+        state, screen = self.engine.begin(lang, flow=flow, channel="sms", flags=flags)
         state["conversation"] = uuid.uuid4().hex
         self.message.outcome = f"start:{flow}"
         return self._after(state, screen, chosen=lang)
@@ -192,8 +217,15 @@ class _Processor:
     # Cases -------------------------------------------------------------------------------------
 
     def _file(self, submission: Submission, key: str, *, triage: bool = False) -> Filed:
-        filed = file_report(self.app, self.session, submission, pseudonym=self.pseudonym,
-                            channel=Channel.SMS, key=key, number=self.number, triage=triage)
+        by = relayer(self.staff) if not triage and is_relay(submission) else None
+        if by is not None:
+            # A focal point reporting for someone else: no reporter, no number kept.
+            filed = file_relay(self.app, self.session, submission, by=by, channel=Channel.SMS,
+                               key=key)
+        else:
+            filed = file_report(self.app, self.session, submission, pseudonym=self.pseudonym,
+                                channel=Channel.SMS, key=key, number=self.number,
+                                triage=triage)
         self.case_id = self.message.case_id = filed.case_id
         if filed.created:
             log.info("case %s created from SMS", filed.case_id)

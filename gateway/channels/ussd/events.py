@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from flows import Submission
 from gateway.cases.intake import create_case, source_key
+from gateway.channels.relay import RELAY_ANSWER, REPORTER_ONLY, relayer_of
 from gateway.channels.ussd import get_sessions, resume
 from gateway.channels.ussd.sessions import UssdRecord
 from gateway.conversation import get_engine
@@ -46,19 +47,26 @@ def is_cut_report(state: dict[str, Any]) -> bool:
 
 
 def _save_partial(
-    record: UssdRecord, caller: str, key: str, status: str
+    record: UssdRecord, caller: str, phone: str, key: str, status: str
 ) -> tuple[int, bool, bool, bool]:
     """Commit the partial case; return its id, whether it is new, still partial, urgent."""
     answers = record.state.get("answers") or {}
+    kept = {name: answers.get(name) for name in PARTIAL_ANSWERS}
     submission = Submission(
-        flow=record.state["flow"],
-        language=get_engine().language_of(record.state),
-        answers={name: answers.get(name) for name in PARTIAL_ANSWERS},
+        flow=record.state["flow"], language=get_engine().language_of(record.state), answers=kept
     )
     with session_scope() as session:
+        # A focal point's relay cut off stays a relay: no reporter link, nothing of a callback.
+        relayer = relayer_of(session, phone) if answers.get(RELAY_ANSWER) else None
+        if relayer is not None:
+            submission = Submission(
+                submission.flow, submission.language,
+                {k: v for k, v in kept.items() if k not in REPORTER_ONLY},
+            )
         case, created = create_case(
-            session, submission, pseudonym=caller, channel=Channel.USSD, key=key,
-            partial={"status": status},
+            session, submission, pseudonym="" if relayer is not None else caller,
+            channel=Channel.USSD, key=key, partial={"status": status},
+            relayed_by=relayer.id if relayer is not None else None,
         )
         return case.id, created, case.partial, case.is_urgent
 
@@ -83,7 +91,9 @@ def session_ended(*, session_id: str, phone: str, status: str) -> int | None:
         cut = resume.Resumable(state=record.state, screen=record.screen, key=key,
                                saved_at=time.time())
         try:
-            case_id, created, partial, urgent = _save_partial(record, caller, key, status)
+            case_id, created, partial, urgent = _save_partial(
+                record, caller, phone, key, status
+            )
         except SQLAlchemyError as exc:
             # The caller can still continue and send it; the case is made then.
             log.error("partial case not committed: %s", type(exc).__name__)

@@ -15,6 +15,14 @@ from flows.render import END, fit_end
 from gateway.cases.intake import HEALTH_END, points_to_health, source_key
 from gateway.cases.references import new_reference
 from gateway.cases.spool import spool_case
+from gateway.channels.relay import (
+    FOCAL_POINT,
+    REPORTER_ONLY,
+    file_relay,
+    is_relay,
+    may_relay,
+    relayer_of,
+)
 from gateway.channels.reporters import remember_language
 from gateway.channels.submit import STATUS_FLOW, answer_status, file_report, route
 from gateway.channels.ussd import get_sessions, resume
@@ -56,13 +64,26 @@ def _submitter(
         reference = new_reference()
         try:
             with session_scope(app) as session:
-                filed = file_report(app, session, submission, pseudonym=caller,
-                                    channel=Channel.USSD, key=key, number=phone,
-                                    reference=reference)
+                # A focal point reporting for someone else: checked again now, not trusted.
+                by = relayer_of(session, phone) if is_relay(submission) else None
+                if by is not None:
+                    filed = file_relay(app, session, submission, by=by, channel=Channel.USSD,
+                                       key=key, reference=reference)
+                else:
+                    filed = file_report(app, session, submission, pseudonym=caller,
+                                        channel=Channel.USSD, key=key, number=phone,
+                                        reference=reference)
         except SQLAlchemyError as exc:
             log.error("case not committed, spooled: %s", type(exc).__name__)
-            spool_case(submission, pseudonym=caller, channel=Channel.USSD, key=key,
-                       reference=reference, app=app)
+            if is_relay(submission):
+                # A focal point's relay: never spooled as their own report (no reporter link,
+                # nothing of a callback); who relayed it cannot be checked until the database
+                # is back, so the case keeps only that it was relayed.
+                submission = Submission(submission.flow, submission.language, {
+                    k: v for k, v in submission.answers.items() if k not in REPORTER_ONLY
+                })
+            spool_case(submission, pseudonym="" if is_relay(submission) else caller,
+                       channel=Channel.USSD, key=key, reference=reference, app=app)
             return {"reference": reference, **points_to_health(submission)}
         if filed.created:
             log.info("case %s created from USSD", filed.case_id)
@@ -72,15 +93,31 @@ def _submitter(
     return submit
 
 
+def _flags(phone: str) -> tuple[str, ...]:
+    """Return the flags a new session begins with: a focal point's number may relay.
+
+    One indexed query, at dial only: the flag is kept in the session's state for later hops.
+    """
+    app: Flask = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        with session_scope(app) as session:
+            return (FOCAL_POINT,) if may_relay(session, phone) else ()
+    except SQLAlchemyError as exc:
+        # The database down: the call goes on, without the relay option.
+        log.warning("focal point lookup failed at dial: %s", type(exc).__name__)
+        return ()
+
+
 def _advance(
-    record: UssdRecord | None, text: str, caller: str, submit: Submit
+    record: UssdRecord | None, text: str, caller: str, submit: Submit, phone: str = ""
 ) -> tuple[dict, Screen]:
     engine = get_engine()
     if record is None:
         # Every call begins with the language choice, whatever the number did before: a screen
         # must not show that a phone was used. So a session whose state was lost is replayed
         # from its first input, and a dial string such as *384*1234*2# answers the choice.
-        state, screen = engine.begin(None)
+        # (A focal point's number also sees "Report for someone else" on the main menu.)
+        state, screen = engine.begin(None, flags=_flags(phone) if phone else ())
         previous = None
     else:
         state, screen = record.state, Screen(record.screen, record.end)
@@ -124,7 +161,7 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
             if answered is None:
                 extra = record.extra if record is not None else {}
                 submit = _submitter(session_id, caller, phone, extra.get(resume.RESUMED_KEY))
-                state, screen = _advance(record, text, caller, submit)
+                state, screen = _advance(record, text, caller, submit, phone)
                 offered = resume.offer(record, state, caller)
                 if offered is not None:
                     # The language is chosen: a cut report of this caller may be continued.
