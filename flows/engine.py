@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import re
 import unicodedata
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
@@ -21,7 +20,6 @@ MAIN_FLOW = "main"
 STATE_VERSION = 1
 MAX_DIGITS = 12  # a typed number (a case reference has 6 to 8 digits)
 MAX_TEXT = 480  # free text kept from one SMS answer (three segments)
-_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 Submit = Callable[[Submission], Mapping[str, str]]
 
 
@@ -354,11 +352,8 @@ class Engine:
         if step.type == "end":
             lang = self.language_of(state)
             assert step.text is not None
-            # A value the submission did not give (a nearest service where there is none)
-            # reads as nothing: a missing placeholder must never end a call on an error.
-            params = {name: "" for name in _PLACEHOLDER.findall(step.text)}
-            params.update(state.get("params", {}))
-            text = self._t(lang, step.text, **params)
+            # A value the submission did not give reads as nothing (Catalogs.gettext).
+            text = self._t(lang, step.text, **state.get("params", {}))
             return Screen(text=fit_end(text), end=True)
         menu = menu or self._menu(state)
         if state.get("channel") == "sms":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gettext
 import logging
+import re
 import tomllib
 from dataclasses import dataclass
 from io import BytesIO
@@ -15,6 +16,8 @@ from babel.messages.pofile import read_po
 from babel.support import Translations
 
 log = logging.getLogger(__name__)
+# A named placeholder, %(name)s: filled by gettext, read as nothing when not given.
+_PLACEHOLDER = re.compile(r"%\((\w+)\)s")
 
 # Each language's name in itself: a caller must recognise their language before choosing it.
 AUTONYMS = {
@@ -110,8 +113,8 @@ class Catalogs:
     def gettext(self, lang: str, msgid: str, **params: object) -> str:
         """Translate msgid into lang and fill its named %(x)s placeholders."""
         text = self.translations(lang).gettext(msgid)
-        if not params:
-            return text
+        if not params and not _PLACEHOLDER.search(text):
+            return text  # a literal "%" in a text without placeholders stays as it is
         try:
             return text % params
         except (KeyError, ValueError, TypeError):

@@ -97,6 +97,7 @@ def test_a_value_not_given_reads_as_nothing_and_a_garbled_translation_as_the_sou
     assert catalogs.gettext("kg", "Number %(reference)s.%(service)s", reference="12345678") == (
         "Nimero 12345678."
     )
+    assert catalogs.gettext("kg", "Number %(reference)s.%(service)s") == "Nimero ."
     # A translation naming a placeholder the source lacks: the source, reference included.
     assert catalogs.gettext("kg", "Your number is %(reference)s.", reference="12345678") == (
         "Your number is 12345678."
