@@ -193,6 +193,7 @@ def _seed_demo_then_serve(tmp_path: Path, data_dir: Path, since: float) -> None:
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.3)
             assert "Bambari" in log.read_text()
+            assert "No SMS provider" in log.read_text()  # said at start, before any SMS
             children = psutil.Process(serve.pid).children(recursive=True)
             assert children  # the worker (and the scheduler it forks)
             redis_pid = _embedded_redis_pid(data_dir)  # daemonized: no child of serve

@@ -24,6 +24,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import create_app, logs
 from gateway.cases.spool import replay
+from gateway.delivery.providers import chosen
 from gateway.storage.migrate import require_current, upgrade
 from gateway.storage.redis import connect, connection_url, get_redis
 from workers import lifecycle, queues
@@ -89,8 +90,13 @@ def serve(host: str, port: int | None) -> None:
         click.echo(f"  Delivery reports:   http://{host}:{port}/africastalking/delivery-reports")
         click.echo(f"  Incoming SMS:       http://{host}:{port}/africastalking/sms")
         click.echo(f"  USSD session ends:  http://{host}:{port}/africastalking/ussd-events")
-        if not app.config.get("AT_USERNAME"):
-            click.echo("  No AT_USERNAME/AT_API_KEY: SMS are kept unsent and printed here.")
+        provider = chosen(app)
+        if provider == "android":
+            click.echo(f"  Phone's SMS events: http://{host}:{port}/smsgate/webhook"
+                       " (gateway smsgate register-webhooks)")
+        elif provider is None:
+            click.echo("  No SMS provider (AT_* or SMSGATE_* settings): SMS are kept unsent,"
+                       " and the log says so.")
         web = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
                                name="web", daemon=True)
         web.start()
