@@ -15,8 +15,9 @@ import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -571,23 +572,21 @@ def _check_categories(row: _Row, problems: _Problems) -> list[str] | None:
     return categories
 
 
-def _check_role(row: _Row, problems: _Problems) -> Role | None:
-    value = row.values["role"].lower()
-    try:
-        return Role(value)
-    except ValueError:
-        what = f"unknown role {_show(row.values['role'])}" if value else "role is empty"
-        problems.add(row.line, f"{what} (expected one of: {_choices(r.value for r in Role)})")
-        return None
+_Word = TypeVar("_Word", bound=StrEnum)
 
 
-def _check_level(row: _Row, problems: _Problems) -> Level | None:
-    value = row.values["level"].lower()
+def _check_choice(
+    row: _Row, column: str, vocabulary: type[_Word], problems: _Problems,
+    expected: str = "expected one of",
+) -> _Word | None:
+    """Read a column holding one word of a vocabulary (role, level, kind), any case."""
+    value = row.values[column].lower()
     try:
-        return Level(value)
+        return vocabulary(value)
     except ValueError:
-        what = f"unknown level {_show(row.values['level'])}" if value else "level is empty"
-        problems.add(row.line, f"{what} (expected: {_choices(lv.value for lv in Level)})")
+        shown = _show(row.values[column])
+        what = f"unknown {column} {shown}" if value else f"{column} is empty"
+        problems.add(row.line, f"{what} ({expected}: {_choices(v.value for v in vocabulary)})")
         return None
 
 
@@ -603,8 +602,8 @@ def _check_person(row: _Row, known: set[str], problems: _Problems) -> _Person | 
     languages = _check_languages(row, problems)
     pcodes = _check_pcodes(row, known, problems)
     categories = _check_categories(row, problems)
-    role = _check_role(row, problems)
-    level = _check_level(row, problems)
+    role = _check_choice(row, "role", Role, problems)
+    level = _check_choice(row, "level", Level, problems, expected="expected")
     if len(problems.errors) != before:
         return None
     assert name and phone and organisation is not None and languages is not None
@@ -792,22 +791,11 @@ class _Service:
     languages: list[str]
 
 
-def _check_kind(row: _Row, problems: _Problems) -> ServiceKind | None:
-    value = row.values["kind"].lower()
-    try:
-        return ServiceKind(value)
-    except ValueError:
-        what = f"unknown kind {_show(row.values['kind'])}" if value else "kind is empty"
-        kinds = _choices(kind.value for kind in ServiceKind)
-        problems.add(row.line, f"{what} (expected one of: {kinds})")
-        return None
-
-
 def _check_service(row: _Row, known: set[str], problems: _Problems) -> _Service | None:
     """Check one service row; return it parsed, or None if anything is wrong."""
     before = len(problems.errors)
     name = _check_text(row, "name", _max_length(Service.name), problems)
-    kind = _check_kind(row, problems)
+    kind = _check_choice(row, "kind", ServiceKind, problems)
     phone = _check_phone(row, problems)
     pcodes = _check_pcodes(row, known, problems)
     hours = _check_text(row, "hours", _max_length(Service.hours), problems, required=False)
