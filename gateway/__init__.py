@@ -9,7 +9,7 @@ from typing import Any
 from flask import Flask
 from redis import Redis
 
-from gateway import conversation, logs, web
+from gateway import conversation, desk, logs, web
 from gateway.cases import spool
 from gateway.channels import ussd
 from gateway.channels.sms import reader
@@ -47,4 +47,5 @@ def create_app(
     reader.init_app(app)
     spool.init_app(app)
     web.init_app(app)
+    desk.init_app(app)
     return app

@@ -407,6 +407,16 @@ def _webhook_token(env: Env, embedded: bool, other_secrets: list[str]) -> str | 
     return token
 
 
+def _yes_no(raw: str) -> bool:
+    """Read a yes/no setting: yes, true, 1, on or no, false, 0, off."""
+    word = raw.strip().lower()
+    if word in ("yes", "true", "1", "on"):
+        return True
+    if word in ("no", "false", "0", "off"):
+        return False
+    raise ValueError(raw)
+
+
 def _security_settings(env: Env, data_dir: Path, embedded: bool) -> dict[str, Any]:
     """Keys, webhook guards, rate limits and retention periods (see SECURITY.md)."""
     networks = "a comma-separated list of addresses or CIDR ranges, e.g. 10.0.0.0/8,192.0.2.7"
@@ -426,6 +436,14 @@ def _security_settings(env: Env, data_dir: Path, embedded: bool) -> dict[str, An
             "GATEWAY_MAX_BODY_BYTES", 16384, "a whole number of bytes, 0 for no limit", minimum=0
         ),
         "RATE_PER_ADDRESS": env.rate("GATEWAY_RATE_PER_ADDRESS", (1200, 60)),
+        # The desk (gateway/desk): a session unused this long must log in again; its cookie is
+        # sent over HTTPS only, except on the embedded default (http://127.0.0.1 on one machine).
+        "DESK_IDLE_MINUTES": env.whole(
+            "GATEWAY_DESK_IDLE_MINUTES", 30, "a whole number of minutes", minimum=1
+        ),
+        "DESK_SECURE_COOKIES": env.parse(
+            "GATEWAY_DESK_SECURE_COOKIES", not embedded, _yes_no, "yes or no (or 1 or 0)"
+        ),
         "SMS_CONVERSATION_TTL": env.whole(
             "GATEWAY_SMS_CONVERSATION_TTL", 3600, "a whole number of seconds", minimum=1
         ),

@@ -124,6 +124,42 @@ class CaseEventKind(enum.StrEnum):
     CLOSED = "closed"
     UNAUTHORISED_COMMAND = "unauthorised_command"
     LINKED = "linked"  # confirmed the same incident as another case (SAME): on both cases
+    # Work on the desk (and its SMS equivalents): who did it is in the detail ("by").
+    ASSIGNED = "assigned"
+    NOTE_ADDED = "note_added"  # the note itself is a CaseNote, encrypted; never in the detail
+    VERIFICATION_SET = "verification_set"
+    REOPENED = "reopened"
+
+
+class Verification(enum.StrEnum):
+    """What a focal point found when they checked an alert (the MRM's verification)."""
+
+    UNVERIFIED = "unverified"
+    VERIFIED = "verified"
+    NOT_VERIFIABLE = "not_verifiable"
+    FALSE_REPORT = "false_report"
+
+
+class Outcome(enum.StrEnum):
+    """How a case was closed."""
+
+    REFERRED = "referred"
+    CHILD_SAFE = "child_safe"
+    TASK_FORCE = "task_force"  # reported to the country task force on monitoring and reporting
+    DUPLICATE = "duplicate"  # of the case in Case.duplicate_of_id
+    OTHER = "other"
+
+
+class DeskRole(enum.StrEnum):
+    """A desk user's role: a focal point's roles, and `admin` (users, roster, outbox, audit)."""
+
+    CHILD_PROTECTION = "child_protection"
+    CONDUCT = "conduct"
+    ASSISTANCE = "assistance"
+    SERVICES = "services"
+    COORDINATOR = "coordinator"
+    TRIAGE = "triage"
+    ADMIN = "admin"
 
 
 class OutboxPurpose(enum.StrEnum):
@@ -339,9 +375,29 @@ class Case(Base):
     routed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The desk's work on it (gateway/cases/actions.py): checked, given to someone, closed how.
+    verification: Mapped[Verification] = mapped_column(
+        _enum(Verification, "verification"), default=Verification.UNVERIFIED,
+        server_default=Verification.UNVERIFIED.value,
+    )
+    outcome: Mapped[Outcome | None] = mapped_column(_enum(Outcome, "outcome"))
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("cases.id", ondelete="SET NULL")
+    )
+    assigned_focal_point_id: Mapped[int | None] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="SET NULL")
+    )
+    assigned_user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="SET NULL")
+    )
 
     location: Mapped[Location | None] = relationship()
-    relayed_by: Mapped[FocalPoint | None] = relationship()
+    relayed_by: Mapped[FocalPoint | None] = relationship(foreign_keys=[relayed_by_id])
+    assigned_focal_point: Mapped[FocalPoint | None] = relationship(
+        foreign_keys=[assigned_focal_point_id]
+    )
+    assigned_user: Mapped[User | None] = relationship(foreign_keys=[assigned_user_id])
+    duplicate_of: Mapped[Case | None] = relationship(remote_side=[id])
     events: Mapped[list[CaseEvent]] = relationship(
         back_populates="case", order_by="CaseEvent.id", cascade="all, delete-orphan"
     )
@@ -538,3 +594,94 @@ class CaseLink(Base):
         ForeignKey("focal_points.id", ondelete="SET NULL")
     )
     confirmed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class User(Base):
+    """A person who works cases on the desk: staff, named by an e-mail address."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)  # stored lower-case
+    password_hash: Mapped[str] = mapped_column(String(255))  # argon2
+    role: Mapped[DeskRole] = mapped_column(_enum(DeskRole, "desk_role"))
+    # The categories they see; empty: every category of their role.
+    categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    # The focal point row that is the same person: desk and SMS commands are one person's.
+    focal_point_id: Mapped[int | None] = mapped_column(
+        ForeignKey("focal_points.id", ondelete="SET NULL")
+    )
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    # A one-time password printed by `gateway users add` must be changed at first login.
+    must_change_password: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Lockout: failures in a row, and until when the account refuses every password.
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The TOTP second factor's secret, encrypted; None until they set it up.
+    totp_secret: Mapped[str | None] = mapped_column(Text, info=ENCRYPTED)
+    # Raised on logout, password change and disable: every older session cookie stops working.
+    session_epoch: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    language: Mapped[str | None] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    disabled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    locations: Mapped[list[Location]] = relationship(secondary="user_locations")
+    focal_point: Mapped[FocalPoint | None] = relationship()
+
+
+class UserLocation(Base):
+    __tablename__ = "user_locations"
+
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    location_id: Mapped[int] = mapped_column(
+        ForeignKey("locations.id", ondelete="CASCADE"), primary_key=True, index=True
+    )
+
+
+class RolePolicy(Base):
+    """What an admin requires of a desk role: a second factor (TOTP) at login."""
+
+    __tablename__ = "role_policies"
+
+    role: Mapped[DeskRole] = mapped_column(_enum(DeskRole, "desk_role"), primary_key=True)
+    totp_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class CaseNote(Base):
+    """A note a desk user wrote on a case: encrypted at rest like the reporter's free text."""
+
+    __tablename__ = "case_notes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id", ondelete="CASCADE"), index=True)
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    body: Mapped[str] = mapped_column(Text, info=ENCRYPTED)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    user: Mapped[User | None] = relationship()
+
+
+class AuditEntry(Base):
+    """One view of a case page or one action on the desk: who, when, which case, what.
+
+    Append-only from the application (gateway/desk/audit.py refuses to flush a change or a
+    delete of one). The case is named by id and reference without a foreign key, so that
+    retention deleting a case never touches its audit trail.
+    """
+
+    __tablename__ = "audit_entries"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    user_id: Mapped[int | None] = mapped_column(
+        ForeignKey("users.id", ondelete="RESTRICT"), index=True
+    )
+    user_email: Mapped[str] = mapped_column(String(254))
+    case_id: Mapped[int | None] = mapped_column(Integer, index=True)
+    case_reference: Mapped[str | None] = mapped_column(String(12))
+    action: Mapped[str] = mapped_column(String(40))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
