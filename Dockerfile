@@ -16,7 +16,7 @@ WORKDIR /app
 # The pinned dependencies first, so a code change does not reinstall them.
 COPY requirements.lock ./
 RUN python -m venv /app/.venv && /app/.venv/bin/pip install -r requirements.lock
-COPY pyproject.toml README.md babel.cfg Procfile ./
+COPY pyproject.toml README.md babel.cfg desk.cfg Procfile ./
 COPY gateway gateway
 COPY workers workers
 COPY flows flows

@@ -18,11 +18,31 @@ from flows.i18n import load_languages
 from flows.model import Problem
 
 SOURCE_LANGUAGE = "en"
-TEMPLATE = Path("locales") / "messages.pot"
 LOCALES = Path("locales")
+
+
+@dataclass(frozen=True)
+class Domain:
+    """A set of messages with its own template and catalogs (gettext's domain).
+
+    `messages`: what callers and focal points read (every language of languages.toml).
+    Another domain names the languages it is translated into (the desk: French).
+    """
+
+    name: str
+    mapping: str  # the Babel extraction map, at the repository root
+    languages: tuple[str, ...] | None = None  # None: every language of languages.toml
+
+    @property
+    def template(self) -> Path:
+        return LOCALES / f"{self.name}.pot"
+
+
+MESSAGES = Domain("messages", "babel.cfg")
+TEMPLATE = MESSAGES.template
 # The options of locales/README.md: the template must come out the same whoever extracts it.
 EXTRACT_OPTIONS = (
-    "-F", "babel.cfg", "--add-comments=TRANSLATORS:", "--sort-by-file", "-w", "100",
+    "--add-comments=TRANSLATORS:", "--sort-by-file", "-w", "100",
     "--project=community-alert-gateway", "--msgid-bugs-address=",
 )
 UPDATE_OPTIONS = ("-w", "100", "--no-fuzzy-matching", "--ignore-obsolete")
@@ -38,21 +58,33 @@ def pybabel(root: str | Path, *args: str) -> None:
         CommandLineInterface().run(["pybabel", "-q", *args])
 
 
-def extract(root: str | Path, output: str | Path) -> None:
-    """Extract every message of the code and flow files under root into the template output."""
-    pybabel(root, "extract", *EXTRACT_OPTIONS, "-o", str(Path(output).resolve()), ".")
+def extract(root: str | Path, output: str | Path, domain: Domain = MESSAGES) -> None:
+    """Extract every message of a domain's files under root into the template output."""
+    pybabel(root, "extract", "-F", domain.mapping, *EXTRACT_OPTIONS,
+            "-o", str(Path(output).resolve()), ".")
 
 
-def update(root: str | Path) -> None:
-    """Regenerate locales/messages.pot and bring every catalog in line with it."""
-    extract(root, Path(root) / TEMPLATE)
-    pybabel(root, "update", "-i", str(TEMPLATE), "-d", str(LOCALES), *UPDATE_OPTIONS)
+def update(root: str | Path, domains: Iterable[Domain] = (MESSAGES,)) -> None:
+    """Regenerate each domain's template and bring every catalog of it in line with it.
+
+    A language a domain names that has no catalog of it yet gets one (pybabel init): its
+    messages are then missing until translated, and `check` says so.
+    """
+    for domain in domains:
+        extract(root, Path(root) / domain.template, domain)
+        for lang in domain.languages or ():
+            if not catalog_path(Path(root) / LOCALES, lang, domain).is_file():
+                pybabel(root, "init", "-i", str(domain.template), "-d", str(LOCALES),
+                        "-D", domain.name, "-l", lang, "-w", "100")
+        pybabel(root, "update", "-i", str(domain.template), "-d", str(LOCALES),
+                "-D", domain.name, *UPDATE_OPTIONS)
 
 
-def compile_catalogs(root: str | Path) -> None:
+def compile_catalogs(root: str | Path, domains: Iterable[Domain] = (MESSAGES,)) -> None:
     """Write the .mo files next to the catalogs (optional: the gateway compiles in memory)."""
     # --use-fuzzy: drafts are served (see flows.i18n), and a fuzzy header must not skip a file.
-    pybabel(root, "compile", "--use-fuzzy", "-d", str(LOCALES))
+    for domain in domains:
+        pybabel(root, "compile", "--use-fuzzy", "-d", str(LOCALES), "-D", domain.name)
 
 
 def read_catalog(path: str | Path, lang: str | None = None) -> Catalog:
@@ -117,15 +149,15 @@ def _ids(catalog: Catalog) -> dict[tuple[MessageId, str | None], Message]:
     return {(message.id, message.context): message for message in catalog if message.id}
 
 
-def check_template(root: str | Path) -> list[Problem]:
-    """Report msgids added to or removed from the code since locales/messages.pot was made."""
+def check_template(root: str | Path, domain: Domain = MESSAGES) -> list[Problem]:
+    """Report msgids added to or removed from the code since the domain's template was made."""
     root = Path(root)
-    template = root / TEMPLATE
+    template = root / domain.template
     if not template.is_file():
         return [Problem(str(template), None, "stale-template", "no template (gateway i18n update)")]
     with tempfile.TemporaryDirectory() as tmp:
-        fresh_path = Path(tmp) / "messages.pot"
-        extract(root, fresh_path)
+        fresh_path = Path(tmp) / domain.template.name
+        extract(root, fresh_path, domain)
         fresh = _ids(read_catalog(fresh_path))
     current = _ids(read_catalog(template))
     problems = [
@@ -147,14 +179,15 @@ def check_template(root: str | Path) -> list[Problem]:
     return problems
 
 
-def catalog_path(locales_dir: str | Path, lang: str) -> Path:
-    """Return where lang's catalog lives."""
-    return Path(locales_dir) / lang / "LC_MESSAGES" / "messages.po"
+def catalog_path(locales_dir: str | Path, lang: str, domain: Domain = MESSAGES) -> Path:
+    """Return where lang's catalog of the domain lives."""
+    return Path(locales_dir) / lang / "LC_MESSAGES" / f"{domain.name}.po"
 
 
-def load_catalog(locales_dir: str | Path, lang: str) -> tuple[Catalog | None, Problem | None]:
+def load_catalog(locales_dir: str | Path, lang: str,
+                 domain: Domain = MESSAGES) -> tuple[Catalog | None, Problem | None]:
     """Read lang's catalog, or say why it cannot be used."""
-    path = catalog_path(locales_dir, lang)
+    path = catalog_path(locales_dir, lang, domain)
     if not path.is_file():
         if lang == SOURCE_LANGUAGE:
             return Catalog(locale=None), None
@@ -167,23 +200,30 @@ def load_catalog(locales_dir: str | Path, lang: str) -> tuple[Catalog | None, Pr
         return None, Problem(str(path), None, "unreadable", f"cannot read catalog: {exc}", lang)
 
 
+def _codes(locales_dir: Path, languages: Iterable[str] | None, domain: Domain) -> list[str]:
+    """Return the languages to check: those asked for (of the domain's), or all of the domain."""
+    known = list(domain.languages) if domain.languages is not None else list(
+        load_languages(locales_dir))
+    return [code for code in languages if code in known] if languages is not None else known
+
+
 def check_catalogs(
-    locales_dir: str | Path, languages: Iterable[str] | None = None
+    locales_dir: str | Path, languages: Iterable[str] | None = None, domain: Domain = MESSAGES
 ) -> list[Problem]:
     """Report every template msgid that a language's catalog lacks, leaves empty or garbles."""
     locales_dir = Path(locales_dir)
-    codes = list(languages) if languages is not None else list(load_languages(locales_dir))
-    template_path = locales_dir / "messages.pot"
+    codes = _codes(locales_dir, languages, domain)
+    template_path = locales_dir / f"{domain.name}.pot"
     if not template_path.is_file():
         return [Problem(str(template_path), None, "stale-template", "no template")]
     template = _ids(read_catalog(template_path))
     problems: list[Problem] = []
     for lang in codes:
-        catalog, problem = load_catalog(locales_dir, lang)
+        catalog, problem = load_catalog(locales_dir, lang, domain)
         if problem is not None or catalog is None:
             problems += [problem] if problem else []
             continue
-        path = str(catalog_path(locales_dir, lang))
+        path = str(catalog_path(locales_dir, lang, domain))
         entries = _ids(catalog)
         for key in template:
             found = entry_problem(key[0], entries.get(key), lang)
@@ -204,12 +244,12 @@ class ReviewState:
 
 
 def review_state(
-    locales_dir: str | Path, lang: str, name: str | None = None
+    locales_dir: str | Path, lang: str, name: str | None = None, domain: Domain = MESSAGES
 ) -> ReviewState:
     """Count the template's messages that lang has reviewed, as drafts (fuzzy), or lacks."""
     locales_dir = Path(locales_dir)
-    template = _ids(read_catalog(locales_dir / "messages.pot"))
-    catalog, _ = load_catalog(locales_dir, lang)
+    template = _ids(read_catalog(locales_dir / f"{domain.name}.pot"))
+    catalog, _ = load_catalog(locales_dir, lang, domain)
     entries = _ids(catalog) if catalog is not None else {}
     reviewed = drafts = missing = 0
     for key in template:
@@ -225,13 +265,14 @@ def review_state(
 
 
 def review_states(
-    locales_dir: str | Path, languages: Iterable[str] | None = None
+    locales_dir: str | Path, languages: Iterable[str] | None = None, domain: Domain = MESSAGES
 ) -> list[ReviewState]:
     """Count reviewed messages and drafts of each language, in the order of languages.toml."""
     configured = load_languages(locales_dir)
-    codes = list(languages) if languages is not None else list(configured)
+    codes = _codes(Path(locales_dir), languages, domain)
     return [
-        review_state(locales_dir, code, configured[code].name if code in configured else None)
+        review_state(locales_dir, code, configured[code].name if code in configured else None,
+                     domain)
         for code in codes
     ]
 

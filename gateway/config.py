@@ -11,6 +11,7 @@ import secrets
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 from flows.i18n import load_languages
 from gateway.errors import ConfigError
@@ -311,6 +312,12 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
             "GATEWAY_SEND_INTERRUPTED_AFTER", 90.0, "a number of seconds", minimum=1
         ),
         "METRICS_TOKEN": env.text("GATEWAY_METRICS_TOKEN") or None,
+        # The coordinators' weekly digest (gateway/trends/digest.py): its day and hour, UTC.
+        "DIGEST_DAY": env.whole("GATEWAY_DIGEST_DAY", 1, "a day of the week, 1 (Monday) to "
+                                "7 (Sunday)", minimum=1, maximum=7),
+        "DIGEST_HOUR": env.whole("GATEWAY_DIGEST_HOUR", 7, "an hour of the day, UTC",
+                                 minimum=0, maximum=23),
+        **_primero_settings(env),
         **_security_settings(env, data_dir, embedded),
     }
     other_secrets = [secret, *config["PREVIOUS_SECRET_KEYS"], *config["ENCRYPTION_KEYS"]]
@@ -380,6 +387,47 @@ def _sms_provider_settings(env: Env, at_set: bool) -> dict[str, Any]:
         "SMSGATE_USERNAME": username or None,
         "SMSGATE_PASSWORD": password or None,
         "SMSGATE_SIGNING_KEY": signing_key or None,
+    }
+
+
+PRIMERO_MAPPING = ROOT / "gateway" / "partners" / "primero_mapping.toml"
+LOCAL_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+def _primero_settings(env: Env) -> dict[str, Any]:
+    """GATEWAY_PRIMERO_*: where verified alerts are pushed (docs/primero.md); off when unset.
+
+    Basic auth sends the password with every request: never over plain http, except to this
+    machine (a tunnel, a test stand-in), and never without both credentials.
+    """
+    url = env.text("GATEWAY_PRIMERO_URL").rstrip("/")
+    user = env.text("GATEWAY_PRIMERO_USER")
+    password = env.raw("GATEWAY_PRIMERO_PASSWORD")
+    mapping = Path(env.text("GATEWAY_PRIMERO_MAPPING") or PRIMERO_MAPPING)
+    if url:
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ConfigError("GATEWAY_PRIMERO_URL must be an https:// address, e.g. "
+                              "https://mrm.example.org (the Primero server, without /api/v2)")
+        if parsed.scheme == "http" and parsed.hostname not in LOCAL_HOSTS:
+            raise ConfigError("GATEWAY_PRIMERO_URL must use https:// (the password travels "
+                              "with every request); plain http only to localhost")
+        if not user or not password:
+            missing = "GATEWAY_PRIMERO_USER" if not user else "GATEWAY_PRIMERO_PASSWORD"
+            raise ConfigError(f"{missing} is required when GATEWAY_PRIMERO_URL is set")
+        if not mapping.is_file():
+            raise ConfigError(f"GATEWAY_PRIMERO_MAPPING names no readable file: {mapping}")
+    return {
+        "PRIMERO_URL": url or None,
+        "PRIMERO_USER": user or None,
+        "PRIMERO_PASSWORD": password or None,
+        "PRIMERO_MAPPING": str(mapping),
+        "PRIMERO_RETRY_DELAYS": env.items(
+            "GATEWAY_PRIMERO_RETRY_DELAYS",
+            [60.0, 300.0, 900.0, 3600.0],
+            lambda part: _within(_finite(part), 1.0),
+            "a comma-separated list of seconds (each 1 or more), e.g. 60,300,900,3600",
+        ),
     }
 
 

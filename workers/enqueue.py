@@ -10,15 +10,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterable
-from datetime import timedelta
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from rq import Callback, Queue, get_current_job
+from rq.exceptions import InvalidJobOperation, NoSuchJobError
 from rq.job import Job, JobStatus
+from rq.results import Result
 
 from workers.queues import ALL, DEFAULT, MAINTENANCE, URGENT
 from workers.queues import init_app as init_app  # the door builds the queues too
@@ -31,6 +34,8 @@ INBOUND_JOB = "workers.inbound.process_inbound"
 ESCALATE_JOB = "workers.escalation.escalate_case"
 SWEEP_JOB = "workers.sweep.sweep"
 PURGE_JOB = "workers.sweep.purge"
+DIGEST_JOB = "workers.digest.send_digests"
+PRIMERO_JOB = "workers.primero.push_case"
 
 # A job still waiting or running; any other status (or no job at all) means nothing will run it.
 LIVE_STATUSES = frozenset(
@@ -46,6 +51,10 @@ SEND_TIMEOUT = 60  # seconds; the SDK's own HTTP timeouts are about 12 s
 
 SWEEP_LOCK = "gateway:sweep-lock"
 PURGE_LOCK = "gateway:purge-lock"
+DIGEST_LOCK = "gateway:digest-lock"
+# The weekly digest's job is queued each hour, its id naming the ISO week; it queues nothing
+# before the week's digest moment, nor a second SMS to anyone (gateway/trends/digest.py).
+DIGEST_INTERVAL = 3600
 
 
 def _queue(app: Flask, name: str) -> Queue:
@@ -169,6 +178,46 @@ def escalate_now(app: Flask, case_id: int, stage: int) -> bool:
                 args=(case_id, stage), job_id=escalation_job_id(case_id, stage, now=True))
 
 
+# Primero (gateway/partners/primero.py) ------------------------------------------------------
+
+# Two HTTP calls (POST, then PATCH after a 409), each within the client's 30 s timeout.
+PRIMERO_TIMEOUT = 90
+
+
+def primero_job_id(case_id: int, attempt: int = 0) -> str:
+    """Return the job id of a case's push to Primero (attempt > 0: a retry)."""
+    return f"primero-{case_id}-r{attempt}" if attempt else f"primero-{case_id}"
+
+
+def enqueue_primero_push(app: Flask, case_id: int) -> bool:
+    """Queue a case's push to Primero after commit, once: a push already waiting (or a retry
+    scheduled) reads the case when it runs, so a double request is one job."""
+    first = primero_job_id(case_id)
+    retries = len(app.config.get("PRIMERO_RETRY_DELAYS") or ())
+    waiting = [first, f"{first}-next",
+               *(primero_job_id(case_id, n) for n in range(1, retries + 1))]
+    try:
+        jobs = Job.fetch_many(waiting, connection=app.extensions["redis"])
+        states = {job.id: job.get_status(refresh=False) for job in jobs if job is not None}
+    except RedisError as exc:
+        log.warning("case %s not queued for Primero: %s", case_id, type(exc).__name__)
+        return False
+    if any(state in LIVE_STATUSES - {JobStatus.STARTED} for state in states.values()):
+        return True
+    # One running now read the case before this change: one more after it, pushing again.
+    again = states.get(first) == JobStatus.STARTED
+    return _put(app, MAINTENANCE, PRIMERO_JOB, f"case {case_id} not queued for Primero",
+                args=(case_id,), kwargs={"again": True} if again else {},
+                job_id=f"{first}-next" if again else first, job_timeout=PRIMERO_TIMEOUT)
+
+
+def schedule_primero_retry(app: Flask, case_id: int, attempt: int, delay: float) -> bool:
+    """Put a case's next push to Primero on RQ's scheduler after `delay` seconds."""
+    return _put(app, MAINTENANCE, PRIMERO_JOB, f"case {case_id} Primero retry not scheduled",
+                delay=max(delay, 0.001), args=(case_id,),
+                job_id=primero_job_id(case_id, attempt), job_timeout=PRIMERO_TIMEOUT)
+
+
 # What the queues hold ------------------------------------------------------------------------
 
 
@@ -197,21 +246,87 @@ def queue_depths(app: Flask) -> dict[str, int]:
     return {name: _queue(app, name).count for name in ALL}
 
 
+# Failed jobs (the desk's administration) -----------------------------------------------------
+
+MAX_ERROR_LENGTH = 300
+
+
+@dataclass(frozen=True)
+class FailedJob:
+    """A failed job as an administrator sees it: what and when, never its arguments."""
+
+    id: str
+    name: str  # the job's function, by import path
+    queue: str
+    failed_at: datetime | None
+    # The last line of what RQ kept: JobFailed, the class and frames (workers/failures.py).
+    error: str
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    return lines[-1][:MAX_ERROR_LENGTH] if lines else ""
+
+
+def _failed(job_id: str, queue: str, job: Job | None) -> FailedJob:
+    if job is None:  # its record expired before the registry was cleaned
+        return FailedJob(job_id, "", queue, None, "")
+    result = job.latest_result()
+    error = result.exc_string if result is not None and result.type == Result.Type.FAILED else ""
+    ended = job.ended_at
+    if ended is not None and ended.tzinfo is None:
+        ended = ended.replace(tzinfo=UTC)
+    return FailedJob(job_id, job.func_name or "", queue, ended, _last_line(error))
+
+
+def failed_jobs(app: Flask) -> list[FailedJob]:
+    """Return the failed jobs of every queue, newest first; raise RedisError if Redis is away."""
+    found = []
+    for name in ALL:
+        ids = _queue(app, name).failed_job_registry.get_job_ids()
+        jobs = Job.fetch_many(ids, connection=app.extensions["redis"]) if ids else []
+        found += [_failed(job_id, name, job) for job_id, job in zip(ids, jobs, strict=True)]
+    oldest = datetime.min.replace(tzinfo=UTC)
+    return sorted(found, key=lambda job: job.failed_at or oldest, reverse=True)
+
+
+def failed_job_count(app: Flask) -> int:
+    """Return how many failed jobs every queue keeps; raise RedisError if Redis is away."""
+    return sum(_queue(app, name).failed_job_registry.count for name in ALL)
+
+
+def retry_failed(app: Flask, job_id: str) -> bool:
+    """Put a failed job back on its queue (jobs are safe to run twice); False if none is failed."""
+    for name in ALL:
+        try:
+            _queue(app, name).failed_job_registry.requeue(job_id)
+        except (InvalidJobOperation, NoSuchJobError):
+            continue
+        return True
+    return False
+
+
 # Periodic work -------------------------------------------------------------------------------
 
 
 def _every(app: Flask, stop: threading.Event, *, job: str, lock: str, interval: int,
-           name: str) -> None:
-    """Queue `job` every `interval` seconds until stopped, once per interval across workers."""
+           name: str, job_id: Callable[[], str] | None = None) -> None:
+    """Queue `job` every `interval` seconds until stopped, once per interval across workers.
+
+    job_id: names the job (default: `name` and the time); a job of that id still waiting or
+    running is not queued again.
+    """
     while not stop.is_set():
         try:
             redis: Redis = app.extensions["redis"]
             # Every worker process runs this loop; the lock lets one of them queue the job.
             if redis.set(lock, str(time.time()), nx=True, ex=interval):
-                _queue(app, MAINTENANCE).enqueue(
-                    job, job_id=f"{name}-{int(time.time())}", result_ttl=interval * 4,
-                    failure_ttl=FAILURE_TTL, on_failure=_on_failure(),
-                )
+                chosen = job_id() if job_id is not None else f"{name}-{int(time.time())}"
+                if job_id is None or not live_jobs(app, [chosen]):
+                    _queue(app, MAINTENANCE).enqueue(
+                        job, job_id=chosen, result_ttl=interval * 4,
+                        failure_ttl=FAILURE_TTL, on_failure=_on_failure(),
+                    )
         except RedisError as exc:
             log.warning("%s not scheduled, Redis refused: %s", name, type(exc).__name__)
         except Exception:  # noqa: BLE001 - this thread must outlive any one failure
@@ -229,3 +344,15 @@ def schedule_purges(app: Flask, stop: threading.Event) -> None:
     """Queue a retention purge every PURGE_INTERVAL seconds, one per interval across workers."""
     _every(app, stop, job=PURGE_JOB, lock=PURGE_LOCK,
            interval=max(60, int(app.config["PURGE_INTERVAL"])), name="purge")
+
+
+def digest_job_id(moment: datetime) -> str:
+    """Return the id of the weekly digest's job in the ISO week of `moment` (digest-2026-W05)."""
+    year, week, _ = moment.isocalendar()
+    return f"digest-{year}-W{week:02d}"
+
+
+def schedule_digests(app: Flask, stop: threading.Event) -> None:
+    """Queue the weekly digest's job every hour, one per hour across workers, named by week."""
+    _every(app, stop, job=DIGEST_JOB, lock=DIGEST_LOCK, interval=DIGEST_INTERVAL, name="digest",
+           job_id=lambda: digest_job_id(datetime.now(UTC)))

@@ -17,6 +17,8 @@ nearest focal points of its own role) is told once. Commands are limited per num
 
 `SAME 4821937 7654321` (confirmed by code too) marks the later of two cases a duplicate of the
 earlier: only from a number both were sent to (a complaint: `conduct` only); see links.py.
+
+OK and DONE act through actions.py, the very code of the desk's Acknowledge and Close.
 """
 
 from __future__ import annotations
@@ -34,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from flows.digits import only_digits
 from flows.engine import fold_words
+from gateway.cases import actions
 from gateway.cases.contact import erase_contact
-from gateway.cases.follow_up import mark_followed_up
 from gateway.cases.links import confirm, in_order, may_confirm
 from gateway.cases.messages import (
     ACK_REPLY,
@@ -66,7 +68,6 @@ from gateway.storage.models import (
     OutboxMessage,
     OutboxPurpose,
     Role,
-    utcnow,
 )
 from gateway.storage.redis import get_redis
 
@@ -302,19 +303,23 @@ def _act(app: Flask, session: Session, case: Case, actor: FocalPoint, action: st
             "by": by, "moved": "triage to conduct"}))
         return Answer(catalogs.gettext(lang, MOVED_REPLY, reference=reference), lang,
                       route=((case.id, reference, case.is_urgent),))
-    if case.kind == CaseKind.COMPLAINT and actor.role != Role.CONDUCT:
-        # Victim assistance takes it: recorded, but conduct's escalation goes on.
-        case.events.append(CaseEvent(kind=CaseEventKind.ACKNOWLEDGED, detail={
-            "by": by, "role": str(actor.role), "stops_escalation": False}))
-        return Answer(catalogs.gettext(lang, ACK_REPLY, reference=reference), lang)
-    result = mark_followed_up(app, session, case, by=by)
-    if action == "done":
-        if case.closed_at is None:
-            case.closed_at = utcnow()
-            case.events.append(CaseEvent(kind=CaseEventKind.CLOSED, detail={"by": by}))
-        erase_contact(session, case.id)  # a number kept for a call goes with the case
-        return Answer(catalogs.gettext(lang, DONE_REPLY, reference=reference), lang,
-                      result.outbox_ids)
+    # OK and DONE are the desk's Acknowledge and Close: one code path (actions.py).
+    who = actions.focal_point_actor(actor)
+    try:
+        if action == "done":
+            outbox_ids: tuple[int, ...] = ()
+            if case.closed_at is None:
+                # DONE gives no reason: closed without an outcome (actions.py says why).
+                outbox_ids = actions.close(app, session, case, who, outcome=None).outbox_ids
+            else:
+                erase_contact(session, case.id)  # closed already: the same answer
+            return Answer(catalogs.gettext(lang, DONE_REPLY, reference=reference), lang,
+                          outbox_ids)
+        result = actions.acknowledge(app, session, case, who)
+    except actions.ActionRefused as refused:
+        # may_act and allowed let through only what actions.py permits: never expected.
+        log.warning("focal point command refused by the case's rules (%s)", refused.reason)
+        return Answer(catalogs.gettext(lang, NEUTRAL_REPLY, reference=reference), lang)
     return Answer(catalogs.gettext(lang, ACK_REPLY, reference=reference), lang,
                   result.outbox_ids)
 

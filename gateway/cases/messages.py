@@ -313,6 +313,14 @@ def with_same_as(catalogs: Catalogs, lang: str, case: Case, text: str) -> str:
         return text
     words = SAME_AS_SMS if link.confirmed else MAYBE_SAME_SMS
     return catalogs.gettext(lang, words, text=text, reference=link.reference)
+# TRANSLATORS: the weekly SMS to a coordinator (gateway/trends/digest.py): counts of the alerts
+# and help requests of their area from %(start)s to %(end)s (dates such as 2026-01-19);
+# %(waiting)s: open and not acknowledged, now. Counts only. Keep it within 160 characters, in
+# GSM letters (é, è, à are; ê, ô, ç are not).
+DIGEST_SMS = N_(
+    "Week %(start)s to %(end)s in your area: %(new)s new cases, %(acknowledged)s "
+    "acknowledged, %(escalated)s escalated; %(waiting)s waiting now."
+)
 # TRANSLATORS: the answer to a phone that sent too many focal point commands this hour.
 SLOW_REPLY = N_("Too many commands. Try again later.")
 # TRANSLATORS: to a coordinator (complaints: the conduct lead), once, when commands nobody

@@ -7,15 +7,21 @@ import sys
 import click
 
 from gateway.commands import (
+    audit,
     cases,
     data,
     database,
+    export,
     flows,
+    handover,
     i18n,
     maintenance,
+    primero,
     run,
     secrets,
     smsgate,
+    trends,
+    users,
 )
 from gateway.errors import ConfigError, DatabaseBehind
 from gateway.logs import UNREACHABLE, unreachable
@@ -28,7 +34,8 @@ def cli() -> None:
 
 def _register() -> None:
     """Add every sub-command to the group (calling it again changes nothing)."""
-    for module in (data, run, database, maintenance, cases, flows, i18n, secrets, smsgate):
+    for module in (data, run, database, maintenance, cases, flows, i18n, secrets, smsgate,
+                   users, audit, primero, export, trends, handover):
         for command in module.COMMANDS:
             cli.add_command(command)
 

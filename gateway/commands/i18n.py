@@ -7,6 +7,8 @@ from pathlib import Path
 import click
 
 from flows.catalog_check import (
+    MESSAGES,
+    Domain,
     check_catalogs,
     check_template,
     compile_catalogs,
@@ -17,6 +19,10 @@ from flows.catalog_check import (
 )
 from gateway.commands.flows import report, split_codes
 from gateway.config import ROOT
+
+# The desk's words (gateway/desk): staff read them, in French or English (English is the source).
+DESK = Domain("desk", "desk.cfg", ("fr",))
+DOMAINS = (MESSAGES, DESK)
 
 _ROOT_OPTION = click.option(
     "--root", type=click.Path(exists=True, file_okay=False, path_type=Path), default=ROOT,
@@ -32,16 +38,17 @@ def i18n_group() -> None:
 @i18n_group.command("update")
 @_ROOT_OPTION
 def update_command(root: Path) -> None:
-    """Regenerate locales/messages.pot and update every catalog to it."""
-    update(root)
-    click.echo("updated locales/messages.pot and the catalogs: translate what is new")
+    """Regenerate locales/messages.pot and locales/desk.pot and update every catalog to them."""
+    update(root, DOMAINS)
+    click.echo("updated locales/messages.pot, locales/desk.pot and the catalogs: "
+               "translate what is new")
 
 
 @i18n_group.command("compile")
 @_ROOT_OPTION
 def compile_command(root: Path) -> None:
     """Write .mo files next to the catalogs (optional: the gateway compiles them at start)."""
-    compile_catalogs(root)
+    compile_catalogs(root, DOMAINS)
     click.echo("compiled the catalogs")
 
 
@@ -58,9 +65,12 @@ def check_command(root: Path, languages: str | None) -> None:
     speaker); drafts are reported, never a failure.
     """
     codes = split_codes(languages)
-    problems = check_template(root) + check_catalogs(root / "locales", codes)
-    for state in review_states(root / "locales", codes):
-        click.echo(review_line(state))
+    problems = []
+    for domain in DOMAINS:
+        problems += check_template(root, domain) + check_catalogs(root / "locales", codes, domain)
+        for state in review_states(root / "locales", codes, domain):
+            prefix = "" if domain is MESSAGES else f"{domain.name}: "
+            click.echo(prefix + review_line(state))
     checked = "languages: " + (", ".join(codes) if codes is not None else "all configured")
     report(problems, "i18n check", checked)
 

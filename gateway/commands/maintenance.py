@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from pathlib import Path
 
 import click
 from flask import Flask
 
 from gateway import create_app
+from gateway.commands.handover import destroy_everything
 from gateway.privacy.retention import purge
 from gateway.storage.crypto import KeyUsage, fingerprint, key_usage, new_key, rotate_stored
 from gateway.storage.db import get_engine
@@ -96,8 +98,21 @@ def keys_rotate(dry_run: bool) -> None:
 
 @click.command("purge")
 @click.option("--dry-run", is_flag=True, help="Show what would be removed; change nothing.")
-def purge_command(dry_run: bool) -> None:
-    """Remove expired data: outbox bodies, closed cases' free text, stale sessions."""
+@click.option("--everything", is_flag=True,
+              help="Destroy all the gateway's data (docs/handover.md); asks to confirm.")
+@click.option("--yes-i-understand", "confirmed", is_flag=True,
+              help="With --everything: confirm without typing the word (scripts).")
+@click.option("--proof", type=click.Path(path_type=Path, dir_okay=False),
+              help="With --everything: also write the proof to this file.")
+def purge_command(dry_run: bool, everything: bool, confirmed: bool, proof: Path | None) -> None:
+    """Remove expired data; with --everything, destroy all of it and print a proof."""
+    if everything:
+        if dry_run:
+            raise click.UsageError("--everything has no dry run: `gateway archive` first")
+        destroy_everything(confirmed, proof)
+        return
+    if confirmed or proof is not None:
+        raise click.UsageError("--yes-i-understand and --proof go with --everything")
     run_counted(
         lambda app: purge(app, dry_run=dry_run),
         verb="would remove" if dry_run else "removed",

@@ -28,7 +28,7 @@ from gateway.delivery.providers import chosen
 from gateway.storage.migrate import require_current, upgrade
 from gateway.storage.redis import connect, connection_url, get_redis
 from workers import lifecycle, queues
-from workers.enqueue import schedule_purges, schedule_sweeps
+from workers.enqueue import schedule_digests, schedule_purges, schedule_sweeps
 
 
 def _logging() -> None:
@@ -240,11 +240,14 @@ def worker(burst: bool) -> None:
     stop = threading.Event()
     sweeper = threading.Thread(target=schedule_sweeps, args=(app, stop), daemon=True)
     purger = threading.Thread(target=schedule_purges, args=(app, stop), daemon=True)
+    # The weekly digest to coordinators: a job id per ISO week, so a restart never sends two.
+    digester = threading.Thread(target=schedule_digests, args=(app, stop), daemon=True)
     with app.app_context():
         try:
             replay(app)  # cases spooled while the database was down, before anything else
             sweeper.start()
             purger.start()
+            digester.start()
             _work(app, connection, stop_request, burst)
         finally:
             # Stopping is bounded in time: a further signal must not cut it short.
@@ -255,6 +258,8 @@ def worker(burst: bool) -> None:
                 sweeper.join(timeout=5)
             if purger.is_alive():
                 purger.join(timeout=5)
+            if digester.is_alive():
+                digester.join(timeout=5)
             connection.close()
             _stop_embedded_redis(app)  # a worker on its own embedded Redis: nothing left behind
 

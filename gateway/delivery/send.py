@@ -41,7 +41,7 @@ NOT_SENT_ERROR = "not sent: no provider configured"
 # number encrypted, and go to a reporter unless that number is a focal point's (a command's reply).
 FOCAL_POINT_PURPOSES = frozenset({
     OutboxPurpose.CASE_ALERT, OutboxPurpose.FLOOD_SUMMARY, OutboxPurpose.ESCALATION_1,
-    OutboxPurpose.ESCALATION_2, OutboxPurpose.COMMAND_ALERT,
+    OutboxPurpose.ESCALATION_2, OutboxPurpose.COMMAND_ALERT, OutboxPurpose.DIGEST,
 })
 # A focal point deactivated after their message was queued: it is never sent.
 RECIPIENT_DEACTIVATED = "recipient deactivated"
@@ -93,6 +93,9 @@ def _compose(app: Flask, row: OutboxMessage) -> tuple[str, str, str] | None:
     """Return the row's (name, number, text), or None when it has nothing to send."""
     if row.focal_point is not None:
         if row.case is None:
+            if row.purpose == OutboxPurpose.DIGEST and row.body is not None:
+                # The weekly digest (trends/digest.py): counts only, written when queued.
+                return row.focal_point.name, row.focal_point.phone, decrypt(row.body, app)
             return None  # a focal point's SMS is about a case; a row without one says nothing
         focal_point = row.focal_point
         lang = focal_point.language or app.config["DEFAULT_LANGUAGE"]

@@ -11,7 +11,7 @@ from __future__ import annotations
 from flask import Blueprint, Flask, redirect, url_for
 from werkzeug.wrappers import Response
 
-from gateway.desk import admin, auth, cases, i18n, session
+from gateway.desk import admin, auth, cases, i18n, session, trends
 from gateway.storage.models import DeskRole
 
 bp = Blueprint("desk", __name__, template_folder="templates", static_folder="static",
@@ -35,3 +35,4 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(auth.bp)
     app.register_blueprint(cases.bp)
     app.register_blueprint(admin.bp)
+    app.register_blueprint(trends.bp)

@@ -19,7 +19,9 @@ from typing import Any, TypeVar, cast
 from flask import Flask, abort, current_app, g, redirect, request, session, url_for
 from flask_wtf.csrf import CSRFError, generate_csrf, validate_csrf
 from sqlalchemy.orm import Session
+from werkzeug.exceptions import RequestEntityTooLarge
 from werkzeug.wrappers import Response
+from wtforms import ValidationError
 
 from gateway.desk.i18n import choose_language
 from gateway.storage.db import session_scope
@@ -28,6 +30,7 @@ from gateway.storage.models import DeskRole, User
 F = TypeVar("F", bound=Callable[..., Any])
 
 BLUEPRINT_PREFIX = "desk"
+FORM_BODY_LIMIT = 64 * 1024
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
@@ -61,11 +64,17 @@ def _before() -> None:
     if not is_desk_request() or request.endpoint == "desk.static":
         return
     if request.method == "POST":
+        if not (request.blueprint or "").startswith("desk_admin"):
+            # Desk forms are a few fields: a larger body is refused before it is read (the
+            # administration's CSV uploads set their own, larger limit first).
+            request.max_content_length = FORM_BODY_LIMIT
+            if (request.content_length or 0) > FORM_BODY_LIMIT:
+                abort(413)
         try:
             validate_csrf(request.form.get("csrf_token"))
-        except CSRFError:
-            abort(400)
-        except Exception:  # ValidationError: missing, expired or not this session's
+        except RequestEntityTooLarge:
+            raise
+        except (CSRFError, ValidationError):  # missing, expired or not this session's
             abort(400)
     user = current_user()
     g.desk_lang = choose_language(user.language if user is not None else None)

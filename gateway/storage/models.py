@@ -129,6 +129,10 @@ class CaseEventKind(enum.StrEnum):
     NOTE_ADDED = "note_added"  # the note itself is a CaseNote, encrypted; never in the detail
     VERIFICATION_SET = "verification_set"
     REOPENED = "reopened"
+    # Partners and handover (issue 16).
+    PRIMERO_PUSHED = "primero_pushed"  # the MRM incident created or updated in Primero
+    PRIMERO_REFUSED = "primero_refused"  # Primero refused it (422: the fields are in the detail)
+    HANDED_OVER = "handed_over"  # moved to another organisation's focal points
 
 
 class Verification(enum.StrEnum):
@@ -173,6 +177,7 @@ class OutboxPurpose(enum.StrEnum):
     REPORTER_ACK = "reporter_ack"  # the one neutral SMS a reporter asked for
     COMMAND_ALERT = "command_alert"  # unconfirmed commands on a case: to its area's coordinator
     CONTACT = "contact"  # a number the reporter agreed to be called on: assistance/services only
+    DIGEST = "digest"  # the weekly summary of an area's cases, to its coordinator
 
     @classmethod
     def escalation(cls, stage: int) -> OutboxPurpose:
@@ -685,3 +690,44 @@ class AuditEntry(Base):
     case_reference: Mapped[str | None] = mapped_column(String(12))
     action: Mapped[str] = mapped_column(String(40))
     detail: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+
+
+class PushStatus(enum.StrEnum):
+    """Where a case's push to Primero (the MRM's information system) stands."""
+
+    PENDING = "pending"  # queued, or waiting to be retried (5xx, 503 Retry-After)
+    PUSHED = "pushed"  # created (204) or already there and updated (409 then PATCH)
+    REFUSED = "refused"  # 422: Primero named the fields it refused (in `errors`)
+    STOPPED = "stopped"  # 401/403: the credentials or permissions are wrong; an admin must act
+    FAILED = "failed"  # retries ran out
+
+
+class PrimeroPush(Base):
+    """A verified alert sent to Primero as an MRM incident: one row per case, idempotent.
+
+    `incident_id` is the client-chosen id of the incident (a lowercase UUID, drawn once): the same
+    id again is answered 409 by Primero, which the push reads as "already there".
+    """
+
+    __tablename__ = "primero_pushes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[int] = mapped_column(
+        ForeignKey("cases.id", ondelete="CASCADE"), unique=True
+    )
+    incident_id: Mapped[str] = mapped_column(String(36), unique=True)
+    status: Mapped[PushStatus] = mapped_column(
+        _enum(PushStatus, "push_status"), default=PushStatus.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    # 422's errors[].detail (field names), or the last failure in words: never case content.
+    errors: Mapped[list[str]] = mapped_column(JSON, default=list)
+    requested_by: Mapped[str] = mapped_column(String(254), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+    pushed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    case: Mapped[Case] = relationship()

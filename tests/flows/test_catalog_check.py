@@ -117,3 +117,25 @@ def test_compile_writes_mo_files(root):
     compile_catalogs(root)
     assert (root / "locales" / "fr" / "LC_MESSAGES" / "messages.mo").is_file()
     assert run("compile", "--root", str(root)).exit_code == 0
+
+
+def test_the_desk_words_are_a_domain_of_their_own_checked_like_the_callers(root):
+    desk = root / "desk" / "pages.py"
+    desk.write_text(desk.read_text() + f'\nMORE = _("{NEW}")\n')
+    # Not in the callers' template: the desk's words never reach a caller's catalog.
+    assert check_template(root) == []
+    stale = run("check", "--root", str(root))
+    assert stale.exit_code == 1
+    assert "desk.pot" in stale.output and "is in the code, not in the template" in stale.output
+    assert run("update", "--root", str(root)).exit_code == 0
+    missing = run("check", "--root", str(root))
+    assert missing.exit_code == 1
+    assert "fr/LC_MESSAGES/desk.po [fr]: missing translation" in missing.output
+    assert NEW in missing.output
+    french = catalog_path(root / "locales", "fr").parent / "desk.po"
+    body = french.read_text(encoding="utf-8").replace(
+        f'msgid "{NEW}"\nmsgstr ""', f'#, fuzzy\nmsgid "{NEW}"\nmsgstr "Les secours arrivent."')
+    french.write_text(body, encoding="utf-8")
+    drafted = run("check", "--root", str(root))
+    assert drafted.exit_code == 0, drafted.output
+    assert "desk: fr (Français): 1 reviewed, 1 draft(s)" in drafted.output

@@ -1,0 +1,1 @@
+"""Partners: the MRM minimal dataset, its export, and the push of verified alerts to Primero."""
