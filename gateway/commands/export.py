@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import sys
 from datetime import datetime
 from typing import Any
 
@@ -51,7 +52,7 @@ def cases_command(fmt: str, since: datetime | None) -> None:
     if fmt == "json":
         click.echo(json.dumps(rows, ensure_ascii=False, indent=1))
         return
-    writer = csv.writer(click.get_text_stream("stdout"), lineterminator="\n")
+    writer = csv.writer(sys.stdout, lineterminator="\n")
     writer.writerow(COLUMNS)
     for row in rows:
         writer.writerow([_csv_value(row[column]) for column in COLUMNS])
