@@ -13,7 +13,7 @@ import pytest
 from gateway.commands import _register, cli
 
 ROOT = Path(__file__).resolve().parents[1]
-DOCS = ["README.md", "docs/deploy.md", "SECURITY.md"]
+DOCS = ["README.md", "docs/deploy.md", "SECURITY.md", "docs/handover.md", "docs/primero.md"]
 # How the docs call the command: installed, from a checkout's venv, or as the services run it.
 PROGRAMS = ("gateway", ".venv/bin/gateway", "/opt/gateway/.venv/bin/gateway", "gateway-admin")
 SHELL_OPERATORS = {"&&", "||", "|", ";", ">", ">>", "<", "2>&1", "&"}
@@ -96,9 +96,10 @@ def test_every_documented_command_exists_with_its_options(
     doc: str, args: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    # A file the example names (locations.csv) is opened as it is parsed: one stands in for it.
+    # A file the example names (locations.csv, an archive, a key) is opened or checked as it is
+    # parsed: one stands in for it.
     for index, arg in enumerate(args):
-        if arg.endswith(".csv"):
+        if arg.endswith((".csv", ".age", ".key")):
             args[index] = str(tmp_path / Path(arg).name)
             Path(args[index]).write_text("")
     try:
