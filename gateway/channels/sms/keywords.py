@@ -25,6 +25,9 @@ KEYWORDS = {
     "language": N_("LANGUAGE"),
     # TRANSLATORS: SMS keyword (see ALERT) to stop all messages and erase the sender's number.
     "stop": N_("STOP"),
+    # TRANSLATORS: SMS keyword (see ALERT) sent alone to get the card of SMS codes (how to
+    # report in one SMS), e.g. "AIDE" in French. English HELP works in every language.
+    "help": N_("HELP"),
 }
 # Keywords of focal points' phones only: from any other number they are words like any other
 # (no hint that they exist).
@@ -43,6 +46,7 @@ class Match:
     action: str
     languages: tuple[str, ...]
     rest: str
+    word: str = ""  # the keyword as written
 
 
 class Keywords:
@@ -90,4 +94,5 @@ class Keywords:
         action, langs = found
         rest = rest.strip()
         # "ALERTE !" is the keyword alone; words after it are what the sender wants to say.
-        return Match(action=action, languages=langs, rest=rest if fold_words(rest) else "")
+        return Match(action=action, languages=langs, rest=rest if fold_words(rest) else "",
+                     word=first)

@@ -18,12 +18,15 @@ from sqlalchemy.orm import Session
 
 from flows import Engine, Screen, Submission
 from flows.i18n import N_
+from flows.messages import HINT
 from gateway.cases import focal_commands
 from gateway.cases.follow_up import erase_for
 from gateway.cases.intake import HEALTH_HINT, source_key
 from gateway.cases.outbox import queue_reporter_message
 from gateway.channels.relay import FOCAL_POINT, RELAY_FLOW, file_relay, is_relay, relayer
 from gateway.channels.reporters import remember_language, remembered_language
+from gateway.channels.sms import batches, codes
+from gateway.channels.sms.card import help_card
 from gateway.channels.sms.conversations import SmsConversations
 from gateway.channels.sms.keywords import Keywords, Match
 from gateway.channels.submit import STATUS_FLOW, Filed, answer_status, file_report, status_text
@@ -37,6 +40,7 @@ log = logging.getLogger(__name__)
 ALERT_FLOW, MAIN_FLOW = "alert", "main"
 SENDER_LIMIT = "sms_sender"  # the per-sender counter (privacy/limits.py) of SMS_PER_SENDER
 REPORT_FLOWS = (ALERT_FLOW, "complaint", "help")
+MAX_FED = 100  # engine steps a one-SMS report may walk: a loop in a flow is a bug, not a hang
 
 # TRANSLATORS: the last SMS of a report by SMS, after the reference: protects the reporter if
 # someone reads their phone.
@@ -167,8 +171,19 @@ class _Processor:
             text = status_text(self.app, self.session, self.pseudonym, match.rest, lang)
             return _Reply(text, lang)
         if match.action == "alert" and match.rest:
+            coded = self._understand(match, lang)
+            if coded is not None:
+                try:
+                    return self._coded(coded, inbound=True)
+                except codes.NotUnderstood as exc:
+                    log.error("one-SMS report not walked: %s", exc)
             # A one-shot report: the words are kept (encrypted) for a person to read.
             return self._triage(match.rest, lang, reply_notice=False)
+        if match.action == "help":
+            if match.rest:  # "HELP they took my brother": words a person must read
+                return self._triage(f"{match.word} {match.rest}", lang, reply_notice=True)
+            self.message.outcome = "help"
+            return _Reply(help_card(self.engine, self.catalogs, lang), lang)
         if match.action == "language":
             return self._start(None, MAIN_FLOW)
         return self._start(lang, STATUS_FLOW if match.action == "status" else ALERT_FLOW)
@@ -182,15 +197,29 @@ class _Processor:
         return self._after(state, screen, chosen=lang)
 
     def _answer(self, state: dict, text: str) -> _Reply:
+        if codes.CODED in state:
+            return self._coded_answer(state, text)
         chosen = state.get("lang")
-        state, screen = self.engine.advance(state, text, self._submit(state), words=True)
+        submit = self._submit(state)
+        # The questions of the last reply answered in order ("1 3 2"), else one answer.
+        answered = batches.answer_all(self.engine, state, text, submit)
+        before = state
+        state, screen = answered or self.engine.advance(state, text, submit, words=True)
         self.message.outcome = "answer"
-        return self._after(state, screen, chosen=chosen)
+        refused = not screen.end and not batches.moved(before, state)
+        return self._after(state, screen, chosen=chosen, hint=refused)
 
-    def _after(self, state: dict, screen: Screen, chosen: str | None) -> _Reply:
+    def _after(self, state: dict, screen: Screen, chosen: str | None,
+               *, hint: bool = False) -> _Reply:
         if state.get("lang") and state["lang"] != chosen:
             remember_language(self.pseudonym, state["lang"])
         lang = self.engine.language_of(state)
+        state.pop(batches.BATCH, None)
+        if not screen.end and not hint:
+            packed = batches.compact(self.engine, state)
+            if packed is not None:
+                screen = Screen(text=packed[0], end=False)
+                state[batches.BATCH] = packed[1]
         if screen.end:
             self.conversations.close(self.pseudonym)
             text = screen.text
@@ -213,6 +242,68 @@ class _Processor:
             return filed.answer(submission)
 
         return submit
+
+    # One-SMS reports ---------------------------------------------------------------------------
+
+    def _understand(self, match: Match, lang: str) -> codes.Coded | None:
+        """Read the words after ALERT as a one-SMS report, or None (a report to triage)."""
+        # The sender's language first, then the keyword's other languages, then any.
+        order = [lang, *match.languages, *self.engine.languages]
+        languages = [code for i, code in enumerate(order)
+                     if code in self.engine.languages and code not in order[:i]]
+        try:
+            coded = codes.understand(self.engine, codes.Coded(ALERT_FLOW, lang), match.rest,
+                                     languages)
+        except codes.NotUnderstood:
+            return None
+        if coded.lang != lang and coded.lang not in match.languages:
+            coded.lang = lang  # English words after ALERTE: answered in the sender's language
+        return coded
+
+    def _coded(self, coded: codes.Coded, *, inbound: bool, conversation: str = "",
+               hint: str = "") -> _Reply:
+        """Send a one-SMS report when nothing is missing; else ask what is, in one SMS."""
+        if coded.lang != self._lang(None):
+            remember_language(self.pseudonym, coded.lang)
+        conversation = conversation or f"coded-{self.message.id}"
+        if codes.Walker(self.engine, coded).missing():
+            self.message.outcome = "coded:missing"
+            self.conversations.save(
+                self.pseudonym, {codes.CODED: coded.dump(), "conversation": conversation}
+            )
+            return _Reply(codes.missing_text(self.engine, coded, hint=hint), coded.lang)
+        state, screen = self.engine.begin(coded.lang, flow=coded.flow, channel="sms")
+        state["conversation"] = conversation
+        submit = self._submit(state)
+        for _ in range(MAX_FED):
+            if state.get("done"):
+                break
+            text, words = codes.engine_input(self.engine, coded, state)
+            after, screen = self.engine.advance(state, text, submit, words=words)
+            if not batches.moved(state, after):
+                raise codes.NotUnderstood(f"the engine refused the answer at {state['step']}")
+            state = after
+        self.message.outcome = "coded" if inbound else "coded:answer"
+        return self._after(state, screen, chosen=coded.lang)
+
+    def _coded_answer(self, state: dict, text: str) -> _Reply:
+        """Read the answer to the missing questions of a one-SMS report."""
+        coded = codes.Coded.load(state[codes.CODED])
+        conversation = str(state.get("conversation") or "")
+        order = [coded.lang, *self.engine.languages]
+        languages = [code for i, code in enumerate(order) if code not in order[:i]]
+        try:
+            filled = codes.understand(self.engine, coded, text, languages)
+        except codes.NotUnderstood:
+            hint = self.engine.translate(coded.lang, HINT)
+            return self._coded(coded, inbound=False, conversation=conversation, hint=hint)
+        filled.lang = coded.lang  # the language the questions were asked in
+        try:
+            return self._coded(filled, inbound=False, conversation=conversation)
+        except codes.NotUnderstood as exc:
+            log.error("one-SMS report not walked: %s", exc)
+            self.conversations.close(self.pseudonym)
+            return self._triage(text, coded.lang, reply_notice=False)
 
     # Cases -------------------------------------------------------------------------------------
 
