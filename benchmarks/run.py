@@ -82,7 +82,10 @@ def percentile(values: list[float], share: float) -> float:
 
 
 def _stand_in(port: int, record: str, ready: Any) -> None:
-    """Answer like AT's messaging API; append (time, message) of each SMS to `record`."""
+    """Answer like AT's messaging API; append (time, message, recipient) of each SMS to `record`.
+
+    One line per recipient: a request may carry several (`to` is a comma-separated list).
+    """
     lock = threading.Lock()
     out = open(record, "a", buffering=1)  # noqa: SIM115 - closed when the process ends
     counter = [0]
@@ -94,14 +97,16 @@ def _stand_in(port: int, record: str, ready: Any) -> None:
             length = int(self.headers.get("Content-Length", "0"))
             form = urllib.parse.parse_qs(self.rfile.read(length).decode())
             received = time.time()
+            message = form.get("message", [""])[0]
+            numbers = form.get("to", [""])[0].split(",")
             with lock:
                 counter[0] += 1
                 number = counter[0]
-                out.write(json.dumps([received, form.get("message", [""])[0]]) + "\n")
+                out.write("".join(json.dumps([received, message, to]) + "\n" for to in numbers))
             recipients = [
                 {"statusCode": 101, "number": to, "status": "Success", "cost": "KES 0.8000",
                  "messageId": f"ATXid_bench_{number}_{i}"}
-                for i, to in enumerate(form.get("to", [""])[0].split(","))
+                for i, to in enumerate(numbers)
             ]
             body = json.dumps({"SMSMessageData": {"Message": "Sent", "Recipients": recipients}})
             self.send_response(201)
@@ -192,7 +197,7 @@ def walk_alert(line: Line, caller: int, call: int, tally: Tally) -> None:
         form["text"] = "*".join(inputs)
         screen, elapsed = line.post(form)
         times.append(elapsed)
-    for _ in range(3):
+    for _ in range(8):
         if not screen.startswith("CON "):
             break
         # Questions added to the flow after these figures were taken: answer "Send", else 1.
@@ -517,7 +522,7 @@ def main() -> int:
         # 3. Every alert reaches the stand-in, once.
         drained_at = time.perf_counter()
 
-        def received() -> list[tuple[float, str]]:
+        def received() -> list[tuple[float, str, str]]:
             if not record.exists():
                 return []
             return [tuple(json.loads(line)) for line in record.read_text().splitlines()
@@ -529,20 +534,33 @@ def main() -> int:
             time.sleep(0.2)
         drain_seconds = time.perf_counter() - drained_at
         time.sleep(2)
+        # The RQ workers' CPU from the burst's start until every SMS was out: route + send
+        # (and their idle polling), per alert completed.
+        used = _cpu_by_session()
+        worker_cpu = sum(
+            used.get(process.pid, 0.0) - hop_cpu.before.get(process.pid, 0.0)
+            for name, process in stack.named.items() if name.startswith("worker")
+        )
         sms = received()
         seen: dict[str, list[float]] = {}
-        for at, message in sms:
+        copies: dict[tuple[str, str], int] = {}
+        for at, message, to in sms:
             found = REFERENCE.search(message)
             if found:
                 seen.setdefault(found.group(1), []).append(at)
+                key = (found.group(1), to)
+                copies[key] = copies.get(key, 0) + 1
         lost = [ref for ref in tally.final_hops if ref not in seen]
-        twice = [ref for ref, times in seen.items() if len(times) > 1]
+        # Twice: one recipient given the same case's SMS more than once.
+        twice = {ref for (ref, _to), count in copies.items() if count > 1}
         delays = [seen[ref][0] - t for ref, t in tally.final_hops.items() if ref in seen]
         delivery = {
             "sms_received": len(sms),
             "lost": len(lost),
             "sent_twice": len(twice),
             "drain_seconds_after_last_call": round(drain_seconds, 2),
+            "worker_cpu_ms_per_alert": round(
+                worker_cpu / max(len(tally.final_hops), 1) * 1000, 2),
             "final_hop_to_sms_p50_ms": round(percentile(delays, 0.50) * 1000, 1),
             "final_hop_to_sms_p99_ms": round(percentile(delays, 0.99) * 1000, 1),
         }

@@ -29,6 +29,21 @@ WIDEST_PROXY_PREFIX = {4: 8, 6: 32}
 
 T = TypeVar("T")
 N = TypeVar("N", int, float)
+# `gateway serve`'s web processes by default: one per core, at most this many (docs/deploy.md).
+MAX_DEFAULT_WEB_CONCURRENCY = 4
+
+
+def default_web_concurrency() -> int:
+    """Return the web processes `gateway serve` runs by default: one per usable core, 1 to 4.
+
+    Each gunicorn process (4 threads) keeps about one core busy under load; more processes than
+    cores only take CPU from the worker that routes and sends the alerts.
+    """
+    try:
+        cores = len(os.sched_getaffinity(0))  # the cores this process may run on (a container's)
+    except AttributeError:  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, MAX_DEFAULT_WEB_CONCURRENCY))
 
 
 class _RefusedItem(ValueError):
@@ -274,6 +289,10 @@ def load_config(environ: Mapping[str, str] | None = None) -> dict[str, Any]:
         "EMBEDDED": embedded,
         "SECRET_KEY": secret,
         "PORT": env.whole("PORT", 5000, "a whole number", minimum=1, maximum=65535),
+        "WEB_CONCURRENCY": env.whole(
+            "GATEWAY_WEB_CONCURRENCY", default_web_concurrency(),
+            "a whole number of web processes for `gateway serve`", minimum=1,
+        ),
         "AT_USERNAME": at_username or None,
         "AT_API_KEY": at_api_key or None,
         "AT_SENDER_ID": env.text("AT_SENDER_ID") or None,

@@ -57,6 +57,15 @@ class Caller:
     def dial(self) -> str:
         return self.post("")
 
+    def hang_up(self, status: str = "Success") -> None:
+        """Post the network's session-end notification of this session."""
+        url = "/africastalking/ussd-events" + (f"?token={self.token}" if self.token else "")
+        response = self.client.post(url, data={
+            "sessionId": self.session_id, "serviceCode": "*384*1234#", "networkCode": "63001",
+            "phoneNumber": self.phone, "status": status, "hopsCount": str(len(self.screens)),
+        })
+        assert response.status_code == 200, response.data
+
     def press(self, key: str) -> str:
         self.inputs.append(key)
         return self.post(self.text)

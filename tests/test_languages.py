@@ -65,6 +65,8 @@ def test_the_language_is_changed_from_the_main_menu(shipped: Flask) -> None:
 
     again = Caller(shipped.test_client(), phone="+23670003333")
     assert "Français" in again.dial() and "Que voulez" not in again.screen
+    # Hops keep the language in Redis only; the session's end writes it to the database.
+    caller.hang_up()
     with session_scope(shipped) as session:
         languages = session.scalars(select(Reporter.language)).all()
     assert languages == ["fr"]  # kept for SMS replies: one row for the pseudonym, no number

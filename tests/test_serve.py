@@ -1,4 +1,6 @@
-"""The README's first command, as a newcomer runs it: seed-demo, serve, a call, Ctrl-C."""
+"""The README's first command, as a newcomer runs it: seed-demo, serve, a call, Ctrl-C; and
+`gateway serve` as a deployment runs it: gunicorn, a worker, stopped whole by a signal or a death.
+"""
 
 from __future__ import annotations
 
@@ -9,36 +11,55 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from email.message import Message
 from pathlib import Path
 
 import psutil
 import pytest
+from flask import Flask
+from redis import Redis
 
-from tests.faults.processes import free_port
+from gateway.config import default_web_concurrency, load_config
+from gateway.errors import ConfigError
+from tests.faults.processes import WEBHOOK_TOKEN, free_port, gateway_env
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _env(data_dir: Path, port: int) -> dict[str, str]:
+def _env(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
     """No settings at all: the embedded default, as on a fresh machine."""
     env = {key: value for key, value in os.environ.items()
-           if not key.startswith(("GATEWAY_", "AT_")) and key not in ("DATABASE_URL", "REDIS_URL")}
-    env.update(GATEWAY_DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1")
+           if not key.startswith(("GATEWAY_", "AT_", "PROMETHEUS_"))
+           and key not in ("DATABASE_URL", "REDIS_URL", "WEB_CONCURRENCY")}
+    env.update(GATEWAY_DATA_DIR=str(data_dir), PORT=str(port), PYTHONUNBUFFERED="1", **extra)
     return env
 
 
-def _hop(port: int, text: str) -> str:
+def _post_hop(port: int, text: str, query: str = "") -> tuple[str, Message]:
+    """Post a USSD hop; return the answer and the response's headers."""
     form = urllib.parse.urlencode({
         "sessionId": "readme-demo", "serviceCode": "*384*1234#", "phoneNumber": "+236700000099",
         "networkCode": "62301", "text": text,
     }).encode()
-    url = f"http://127.0.0.1:{port}/africastalking/ussd"
+    url = f"http://127.0.0.1:{port}/africastalking/ussd{query}"
     with urllib.request.urlopen(url, data=form, timeout=10) as response:
-        return response.read().decode()
+        return response.read().decode(), response.headers
+
+
+def _hop(port: int, text: str) -> str:
+    return _post_hop(port, text)[0]
+
+
+def _healthz_server(port: int) -> str:
+    """GET /healthz; return the Server header of its 200 answer."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=10) as response:
+        assert response.status == 200
+        return str(response.headers["Server"])
 
 
 def _mentions(process: psutil.Process, folder: str) -> bool:
@@ -121,11 +142,12 @@ def _leftovers_killed(folder: Path, since: float) -> Iterator[None]:
         psutil.wait_procs(left, timeout=5)
 
 
-def _wait_until_serving(serve: subprocess.Popen[bytes], port: int, log: Path) -> None:
+def _wait_until_serving(serve: subprocess.Popen[bytes], port: int, log: Path,
+                        hop: Callable[[int, str], object] = _hop) -> None:
     deadline = time.monotonic() + 60
     while True:
         try:
-            _hop(port, "")
+            hop(port, "")
             return
         except OSError:
             assert serve.poll() is None, log.read_text()
@@ -133,15 +155,30 @@ def _wait_until_serving(serve: subprocess.Popen[bytes], port: int, log: Path) ->
             time.sleep(0.3)
 
 
-def _wait_for_scheduler(serve: subprocess.Popen[bytes], log: Path) -> list[psutil.Process]:
-    """Wait until the worker and the scheduler it forks run: serve's whole tree is up."""
+def _child(serve: subprocess.Popen[bytes], command: str) -> psutil.Process:
+    """serve's child process whose command line has `command` (gunicorn, worker)."""
+    found = [child for child in psutil.Process(serve.pid).children()
+             if command in " ".join(child.cmdline())]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def _wait_for_tree(serve: subprocess.Popen[bytes], log: Path,
+                   web_processes: int) -> list[psutil.Process]:
+    """Wait until serve's whole tree is up: gunicorn and its web processes, the worker and the
+    scheduler it forks. Returns all of them."""
     deadline = time.monotonic() + 30
     while True:
         children: list[psutil.Process] = psutil.Process(serve.pid).children(recursive=True)
-        if len(children) >= 2 and "Scheduler for" in log.read_text():
+        try:
+            web = len(_child(serve, "gunicorn").children())
+            scheduler = len(_child(serve, "gateway worker").children())
+        except (AssertionError, psutil.Error):
+            web = scheduler = 0
+        if web == web_processes and scheduler and "Scheduler for" in log.read_text():
             return children
         assert serve.poll() is None, log.read_text()
-        assert time.monotonic() < deadline, log.read_text()
+        assert time.monotonic() < deadline, (web, log.read_text())
         time.sleep(0.2)
 
 
@@ -179,6 +216,9 @@ def _seed_demo_then_serve(tmp_path: Path, data_dir: Path, since: float) -> None:
                     assert time.monotonic() < deadline, log.read_text()
                     time.sleep(0.3)
             assert first.startswith("CON 1 Français")
+            assert "gunicorn" in _healthz_server(port)  # not Werkzeug's development server
+            # GATEWAY_WEB_CONCURRENCY unset: one web process per core, 1 to 4.
+            _wait_for_tree(serve, log, default_web_concurrency())
             # English; report; continue; recruited; Ouaka; Bambari; today; armed group;
             # under 15; 2-3 girls; no boys; danger now; no SMS later; send.
             inputs = ["2", "1", "1", "1", "4", "2", "1", "1", "1", "3", "1", "1", "2", "1"]
@@ -195,7 +235,7 @@ def _seed_demo_then_serve(tmp_path: Path, data_dir: Path, since: float) -> None:
             assert "Bambari" in log.read_text()
             assert "No SMS provider" in log.read_text()  # said at start, before any SMS
             children = psutil.Process(serve.pid).children(recursive=True)
-            assert children  # the worker (and the scheduler it forks)
+            assert children  # gunicorn, its processes, the worker and the scheduler it forks
             redis_pid = _embedded_redis_pid(data_dir)  # daemonized: no child of serve
             redis_created = psutil.Process(redis_pid).create_time()
         finally:
@@ -215,8 +255,9 @@ def _seed_demo_then_serve(tmp_path: Path, data_dir: Path, since: float) -> None:
     ["SIGTERM to serve alone", "SIGINT to serve alone", "Ctrl-C in a terminal"],
 )
 def test_serve_stops_every_process_it_started(tmp_path: Path, stop: str) -> None:
-    """A process manager's SIGTERM, or Ctrl-C, stops the worker, its scheduler and the embedded
-    Redis server (a daemon: no child of serve's), and serve exits 0."""
+    """A process manager's SIGTERM, or Ctrl-C, stops gunicorn and its 2 web processes
+    (GATEWAY_WEB_CONCURRENCY=2), the worker, its scheduler and the embedded Redis server (a
+    daemon: no child of serve's), and serve exits 0."""
     since = time.time()
     data_dir = tmp_path / "instance"
     port = free_port()
@@ -225,11 +266,12 @@ def test_serve_stops_every_process_it_started(tmp_path: Path, stop: str) -> None
         # Its own session, as a shell gives a command its own process group: Ctrl-C in a terminal
         # is SIGINT to every process of the group (serve, the worker and its scheduler).
         serve = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
-                                 env=_env(data_dir, port), cwd=ROOT, stdout=out,
-                                 stderr=subprocess.STDOUT, start_new_session=True)
+                                 env=_env(data_dir, port, GATEWAY_WEB_CONCURRENCY="2"), cwd=ROOT,
+                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
         try:
             _wait_until_serving(serve, port, log)
-            children = _wait_for_scheduler(serve, log)
+            children = _wait_for_tree(serve, log, web_processes=2)
+            assert "gunicorn" in _post_hop(port, "")[1]["Server"]
             redis_pid = _embedded_redis_pid(data_dir)
             redis_created = psutil.Process(redis_pid).create_time()
             assert redis_pid not in [child.pid for child in children]  # out of serve's sight
@@ -263,15 +305,15 @@ def test_serve_stops_everything_when_its_worker_dies(tmp_path: Path) -> None:
     log = tmp_path / "serve.log"
     with _leftovers_killed(data_dir, since), log.open("w") as out:
         serve = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
-                                 env=_env(data_dir, port), cwd=ROOT, stdout=out,
-                                 stderr=subprocess.STDOUT)
+                                 env=_env(data_dir, port, GATEWAY_WEB_CONCURRENCY="1"), cwd=ROOT,
+                                 stdout=out, stderr=subprocess.STDOUT)
         try:
             _wait_until_serving(serve, port, log)
-            children = _wait_for_scheduler(serve, log)
+            children = _wait_for_tree(serve, log, web_processes=1)
             redis_pid = _embedded_redis_pid(data_dir)
             redis_created = psutil.Process(redis_pid).create_time()
-            worker = next(child for child in children if child.ppid() == serve.pid)
-            worker.kill()  # its scheduler is orphaned: serve must still find and stop it
+            # Its scheduler is orphaned: serve must still find and stop it.
+            _child(serve, "gateway worker").kill()
             code = serve.wait(timeout=30)
         finally:
             if serve.poll() is None:
@@ -284,6 +326,95 @@ def test_serve_stops_everything_when_its_worker_dies(tmp_path: Path) -> None:
     assert alive == [], f"outlived the worker's death: {_describe(alive)}"
     assert not _alive(redis_pid, redis_created), "the embedded Redis server outlived serve"
     assert _none_left(data_dir, since) == [], text
+
+
+def test_serve_stops_everything_when_its_web_server_dies(tmp_path: Path) -> None:
+    """gunicorn's master killed under serve: serve says so, stops its web processes (orphaned),
+    the worker and the embedded Redis, and exits 1."""
+    since = time.time()
+    data_dir = tmp_path / "instance"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    with _leftovers_killed(data_dir, since), log.open("w") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "gateway", "serve"],
+                                 env=_env(data_dir, port, GATEWAY_WEB_CONCURRENCY="1"), cwd=ROOT,
+                                 stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_serving(serve, port, log)
+            children = _wait_for_tree(serve, log, web_processes=1)
+            redis_pid = _embedded_redis_pid(data_dir)
+            redis_created = psutil.Process(redis_pid).create_time()
+            _child(serve, "gunicorn").kill()
+            code = serve.wait(timeout=30)
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait()
+    text = log.read_text()
+    assert code == 1, text
+    assert "The web server stopped unexpectedly" in text, text
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == [], f"outlived the web server's death: {_describe(alive)}"
+    assert not _alive(redis_pid, redis_created), "the embedded Redis server outlived serve"
+    assert _none_left(data_dir, since) == [], text
+
+
+def test_serve_on_a_configured_database_and_redis(
+    tmp_path: Path, make_app: Callable[..., Flask], database_url: str, redis_connection: Redis
+) -> None:
+    """With DATABASE_URL and REDIS_URL (the test's own), gunicorn answers hops that carry the
+    webhook token and refuses those without; SIGTERM stops everything, and the Redis server,
+    not serve's, keeps running."""
+    make_app()  # a migrated database, emptied after the test
+    since = time.time()
+    data_dir = tmp_path / "data"
+    port = free_port()
+    log = tmp_path / "serve.log"
+    env = gateway_env(database_url, redis_connection, data_dir, None, PORT=str(port),
+                      GATEWAY_WEB_CONCURRENCY="1", PYTHONUNBUFFERED="1")
+
+    def hop(port: int, text: str) -> tuple[str, Message]:
+        return _post_hop(port, text, f"?token={WEBHOOK_TOKEN}")
+
+    with _leftovers_killed(data_dir, since), log.open("w") as out:
+        serve = subprocess.Popen([sys.executable, "-m", "gateway", "serve"], env=env, cwd=ROOT,
+                                 stdout=out, stderr=subprocess.STDOUT)
+        try:
+            _wait_until_serving(serve, port, log, hop)
+            children = _wait_for_tree(serve, log, web_processes=1)
+            answer, headers = hop(port, "")
+            assert answer.startswith("CON "), answer
+            assert "gunicorn" in headers["Server"]
+            with pytest.raises(urllib.error.HTTPError) as refused:
+                _hop(port, "")  # no token
+            assert refused.value.code in (401, 403)
+            serve.send_signal(signal.SIGTERM)
+            code = serve.wait(timeout=30)
+        finally:
+            if serve.poll() is None:
+                serve.kill()
+                serve.wait()
+    text = log.read_text()
+    assert code == 0, text
+    assert "the configured database and Redis" in text, text
+    _gone, alive = psutil.wait_procs(children, timeout=5)
+    assert alive == [], f"outlived SIGTERM: {_describe(alive)}"
+    assert redis_connection.ping()  # not serve's to stop
+
+
+@pytest.mark.parametrize("value", ["0", "-2", "two", "1.5"])
+def test_a_bad_web_concurrency_is_refused_naming_the_variable(tmp_path: Path,
+                                                              value: str) -> None:
+    with pytest.raises(ConfigError, match="GATEWAY_WEB_CONCURRENCY"):
+        load_config({"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WEB_CONCURRENCY": value})
+
+
+def test_web_concurrency_defaults_to_the_cores_up_to_four(tmp_path: Path) -> None:
+    cores = len(os.sched_getaffinity(0))
+    config = load_config({"GATEWAY_DATA_DIR": str(tmp_path)})
+    assert config["WEB_CONCURRENCY"] == default_web_concurrency() == max(1, min(cores, 4))
+    config = load_config({"GATEWAY_DATA_DIR": str(tmp_path), "GATEWAY_WEB_CONCURRENCY": "3"})
+    assert config["WEB_CONCURRENCY"] == 3
 
 
 def _redis_servers_since(since: float) -> list[psutil.Process]:

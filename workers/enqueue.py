@@ -28,7 +28,8 @@ from workers.queues import init_app as init_app  # the door builds the queues to
 
 log = logging.getLogger(__name__)
 
-ROUTE_JOB = "workers.routing.route_case"
+# Routes a case and sends its SMS in one job (gateway/delivery/send.py send_routed).
+ROUTE_JOB = "workers.routing.route_and_send"
 SEND_JOB = "workers.sending.send_outbox_message"
 INBOUND_JOB = "workers.inbound.process_inbound"
 ESCALATE_JOB = "workers.escalation.escalate_case"
@@ -48,6 +49,12 @@ FAILURE_TTL = 86400
 # Every job's failure goes through this first: RQ then logs and keeps no exception message.
 FAILURE_CALLBACK = "workers.failures.reduce_failure"
 SEND_TIMEOUT = 60  # seconds; the SDK's own HTTP timeouts are about 12 s
+# A job still running after its timeout was cut by RQ's death penalty; one counted as started
+# much longer had its worker die (workers/lifecycle.py `abandoned_jobs`), and the sweep does
+# its work again. Routing may send the case's SMS from the same job: a send's time.
+ROUTE_TIMEOUT = SEND_TIMEOUT
+ESCALATION_TIMEOUT = 30
+SWEEP_RESULT_TTL = 120
 
 SWEEP_LOCK = "gateway:sweep-lock"
 PURGE_LOCK = "gateway:purge-lock"
@@ -102,7 +109,7 @@ def route_job_id(case_id: int) -> str:
 def enqueue_route(app: Flask, case_id: int, urgent: bool) -> bool:
     """Queue the routing of a committed case; return False when Redis refuses it."""
     return _put(app, _urgency(urgent), ROUTE_JOB, f"case {case_id} not queued for routing",
-                args=(case_id,), job_id=route_job_id(case_id))
+                args=(case_id,), job_id=route_job_id(case_id), job_timeout=ROUTE_TIMEOUT)
 
 
 # Sending -------------------------------------------------------------------------------------
@@ -169,13 +176,14 @@ def schedule_escalation(app: Flask, case_id: int, stage: int, delay: float) -> b
     """Put a case's escalation stage on RQ's scheduler; False when Redis refuses it."""
     return _put(app, URGENT, ESCALATE_JOB, f"case {case_id} escalation {stage} not scheduled",
                 delay=max(delay, 0.001), args=(case_id, stage),
-                job_id=escalation_job_id(case_id, stage))
+                job_id=escalation_job_id(case_id, stage), job_timeout=ESCALATION_TIMEOUT)
 
 
 def escalate_now(app: Flask, case_id: int, stage: int) -> bool:
     """Run a case's escalation stage now (a focal point was not reached)."""
     return _put(app, URGENT, ESCALATE_JOB, f"case {case_id} escalation {stage} not queued",
-                args=(case_id, stage), job_id=escalation_job_id(case_id, stage, now=True))
+                args=(case_id, stage), job_id=escalation_job_id(case_id, stage, now=True),
+                job_timeout=ESCALATION_TIMEOUT)
 
 
 # Primero (gateway/partners/primero.py) ------------------------------------------------------
@@ -338,6 +346,12 @@ def schedule_sweeps(app: Flask, stop: threading.Event) -> None:
     """Queue a sweep every SWEEP_INTERVAL seconds, one per interval across every worker."""
     _every(app, stop, job=SWEEP_JOB, lock=SWEEP_LOCK,
            interval=max(1, int(app.config["SWEEP_INTERVAL"])), name="sweep")
+
+
+def sweep_now(app: Flask) -> bool:
+    """Queue a sweep at once (a worker died: its jobs are to be released and done again)."""
+    return _put(app, MAINTENANCE, SWEEP_JOB, "sweep not queued",
+                job_id=f"sweep-now-{int(time.time())}", result_ttl=SWEEP_RESULT_TTL)
 
 
 def schedule_purges(app: Flask, stop: threading.Event) -> None:

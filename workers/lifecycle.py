@@ -14,7 +14,12 @@ scheduler process RQ forks beside it. On top of RQ:
 - The scheduler process watches its parent: when the worker is gone, even by SIGKILL, it
   removes the worker's registration, releases its scheduler locks and exits.
 - The worker's registration is deleted at exit (RQ keeps it a minute marked dead), and a
-  starting worker deletes those of dead workers on this host.
+  starting worker deletes those of dead workers on this host, and frees the scheduler locks
+  a dead scheduler of this host still holds (RQ would wait a minute for them to expire, then
+  up to its maintenance interval before trying again: every scheduled job would wait).
+- A job whose worker died (its registration gone, its process gone on this host, or running
+  past its timeout) is released at once by the sweep (`abandoned_jobs`), as RQ's own registry
+  cleanup would do minutes later: the sweep then queues its work again (workers/sweep.py).
 """
 
 from __future__ import annotations
@@ -25,20 +30,26 @@ import signal
 import socket
 import threading
 import time
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 from typing import Any
 
 import psutil
+from flask import current_app, has_app_context
 from redis import Redis
-from rq import SimpleWorker
+from rq import Queue, SimpleWorker
 from rq.defaults import DEFAULT_LOGGING_DATE_FORMAT, DEFAULT_LOGGING_FORMAT
 from rq.executions import WORKER_EXECUTIONS_KEY_TEMPLATE
-from rq.scheduler import ForkProcess, RQScheduler
+from rq.job import Job, JobStatus
+from rq.job_lifecycle import record_job_failure
+from rq.scheduler import SCHEDULER_KEY_TEMPLATE, ForkProcess, RQScheduler
 from rq.scheduler import run as run_scheduler
+from rq.scripts import release_lock
 from rq.utils import as_text, now, utcparse
 from rq.worker import WorkerStatus
 from rq.worker_registration import REDIS_WORKER_KEYS, WORKERS_BY_QUEUE_KEY
+
+from workers.enqueue import sweep_now
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +60,18 @@ WATCH_INTERVAL = 0.25
 ORPHAN_GRACE = 10.0
 # How long the worker waits for its scheduler to stop before killing it (RQ waits forever).
 SCHEDULER_STOP_TIMEOUT = 5.0
+# RQ's defaults wait 7 minutes (worker_ttl 420) for an idle worker's heartbeat and 10 for its
+# maintenance (registry cleaning, starting a scheduler whose locks came free): a minute each.
+WORKER_TTL = 30
+MAINTENANCE_INTERVAL = 60
+# A worker without a scheduler (another holds the locks: maybe one whose worker just died and
+# that is stopping) tries again this often, not only at its maintenance.
+SCHEDULER_RETRY = 5.0
+# A job still counted as started this long past its timeout was ended by no death penalty: its
+# worker is gone (another host's worker, whose process cannot be looked at from here).
+ABANDON_GRACE = 15.0
+DEFAULT_JOB_TIMEOUT = 180  # RQ's, for a job queued without one
+ABANDONED = "Moved to FailedJobRegistry, due to AbandonedJobError: its worker died"
 
 
 class Stop:
@@ -128,6 +151,90 @@ def forget_dead_workers(connection: Redis, keep: str) -> list[str]:
     return forgotten
 
 
+def forget_dead_schedulers(connection: Redis, queue_names: list[str]) -> list[str]:
+    """Free the scheduler locks held by dead schedulers on this host; return the queues freed.
+
+    A worker killed at once takes its scheduler process with it when both are killed (a
+    process group, a container): their locks would stay a minute, and RQ tries again only at
+    its next maintenance. The same host rule as `forget_dead_workers`.
+    """
+    hostname = socket.gethostname()
+    freed = []
+    for queue in queue_names:
+        lock = RQScheduler.get_locking_key(queue)
+        holder = connection.get(lock)
+        if holder is None:
+            continue
+        name = as_text(holder)
+        host, pid, created = (
+            as_text(value) if value is not None else None
+            for value in connection.hmget(SCHEDULER_KEY_TEMPLATE % name,
+                                          ["hostname", "pid", "created_at"])
+        )
+        if host != hostname or not pid or not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        if _dead(int(pid), utcparse(created) if created else None):
+            release_lock(connection, lock, name)
+            connection.delete(SCHEDULER_KEY_TEMPLATE % name)
+            freed.append(queue)
+    if freed:
+        log.warning("freed the scheduler locks of a dead scheduler on this host: %s",
+                    ", ".join(freed))
+    return freed
+
+
+def _worker_running(connection: Redis, job: Job) -> bool:
+    """Whether the worker that started `job` may still be running it."""
+    if job.worker_name:
+        host, pid, birth = (
+            as_text(value) if value is not None else None
+            for value in connection.hmget(SimpleWorker.redis_worker_namespace_prefix
+                                          + job.worker_name, ["hostname", "pid", "birth"])
+        )
+        if host is None:
+            return False  # unregistered (a dead worker forgotten) or its heartbeat expired
+        if host == socket.gethostname() and pid and pid.isdigit():
+            # This process's own worker is registered and alive (the sweep runs in it).
+            born = utcparse(birth) if birth else None
+            return int(pid) == os.getpid() or not _dead(int(pid), born)
+    if job.started_at is None:
+        return True
+    started = job.started_at if job.started_at.tzinfo else job.started_at.replace(tzinfo=UTC)
+    timeout = job.timeout if job.timeout and job.timeout > 0 else DEFAULT_JOB_TIMEOUT
+    return now() - started < timedelta(seconds=timeout + ABANDON_GRACE)
+
+
+def abandoned_jobs(queues: list[Queue]) -> list[Job]:
+    """Release the started jobs whose worker is gone, as RQ's registry cleanup would; return them.
+
+    Each is recorded as failed (so a job no database row repairs can still be retried from the
+    desk) and taken out of its queue's started registry; its work is for the sweep to repeat.
+    """
+    released: list[Job] = []
+    for queue in queues:
+        connection = queue.connection
+        registry = queue.started_job_registry
+        entries = registry.get_job_and_execution_ids(cleanup=False)
+        if not entries:
+            continue
+        ids = list(dict.fromkeys(job_id for job_id, _ in entries))
+        jobs = Job.fetch_many(ids, connection=connection, serializer=queue.serializer)
+        for job in jobs:
+            if job is None or job.get_status(refresh=False) != JobStatus.STARTED:
+                continue
+            if _worker_running(connection, job):
+                continue
+            stale = [f"{job_id}:{execution_id}" if execution_id else job_id
+                     for job_id, execution_id in entries if job_id == job.id]
+            with connection.pipeline() as pipeline:
+                pipeline.zrem(registry.key, *stale)
+                record_job_failure(job, ABANDONED, pipeline)
+                pipeline.execute()
+            log.warning("job %s of a dead worker released", job.id)
+            released.append(job)
+    return released
+
+
 class WatchedScheduler(RQScheduler):
     """RQ's scheduler in a process that never outlives its worker.
 
@@ -186,13 +293,22 @@ class GatewayWorker(SimpleWorker):
     """RQ's SimpleWorker, stopping as this module's docstring says."""
 
     def __init__(self, *args: Any, stop: Stop, **kwargs: Any) -> None:
+        kwargs.setdefault("worker_ttl", WORKER_TTL)
+        kwargs.setdefault("maintenance_interval", MAINTENANCE_INTERVAL)
         super().__init__(*args, **kwargs)
         self.stop = stop
         self._cutting = False
+        self._scheduler_burst = True  # no scheduler to keep running until one is started
+        self._scheduler_tried = time.monotonic()
 
     def register_birth(self) -> None:
-        forget_dead_workers(self.connection, keep=self.key)
+        dead = forget_dead_workers(self.connection, keep=self.key)
+        forget_dead_schedulers(self.connection, self.queue_names())
         super().register_birth()
+        if dead and has_app_context():
+            # A worker died here, maybe mid-job: the sweep releases its jobs and repeats their
+            # work now, not at its next turn.
+            sweep_now(current_app._get_current_object())  # type: ignore[attr-defined]
 
     def register_death(self) -> None:
         super().register_death()
@@ -222,9 +338,29 @@ class GatewayWorker(SimpleWorker):
         self._cutting = True
         super().request_force_stop(signum, frame)
 
+    def _scheduler_missing(self) -> bool:
+        if self.scheduler is None or self._scheduler_burst or self._stop_requested:
+            return False
+        process = self.scheduler._process
+        return process is None or not process.is_alive()
+
+    @property
+    def should_run_maintenance_tasks(self) -> bool:
+        if super().should_run_maintenance_tasks:
+            return True
+        return (self._scheduler_missing()
+                and time.monotonic() - self._scheduler_tried > SCHEDULER_RETRY)
+
     def run_maintenance_tasks(self) -> None:
         if self._stop_requested:
             return  # it would start again the scheduler the warm stop has just stopped
+        if not super().should_run_maintenance_tasks:
+            # Only the scheduler to start, if its locks came free (or their holder died).
+            self._scheduler_tried = time.monotonic()
+            assert self.scheduler is not None
+            forget_dead_schedulers(self.connection, self.queue_names())
+            self.scheduler.acquire_locks(auto_start=True)
+            return
         super().run_maintenance_tasks()
 
     def _start_scheduler(
@@ -235,6 +371,7 @@ class GatewayWorker(SimpleWorker):
         log_format: str = DEFAULT_LOGGING_FORMAT,
     ) -> None:
         # RQ's own, with WatchedScheduler in place of RQScheduler.
+        self._scheduler_burst = burst
         self.scheduler = WatchedScheduler(
             self.queues, connection=self.connection,
             logging_level=logging_level if logging_level is not None else self.log.level,

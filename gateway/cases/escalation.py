@@ -9,15 +9,17 @@ not reached: the next stage starts at once.
 
 Timers are scheduled jobs (workers.enqueue), one id per (case, stage); the stage itself is
 claimed in the database (cases.escalation_stage), so a duplicate job, a restart or a race
-escalates once.
+escalates once. A timer Redis refused, or lost, is set again by the sweep from the database
+(`awaiting`, `due_at`; workers/sweep.py).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import exists, func, select, update
 from sqlalchemy.orm import Session
 
 from gateway.cases.intake import recent_sexual_violence
@@ -27,11 +29,13 @@ from gateway.storage.models import (
     CaseEvent,
     CaseEventKind,
     CaseKind,
+    CaseStatus,
     FocalPoint,
     Level,
     OutboxMessage,
     OutboxPurpose,
     Role,
+    aware,
 )
 
 log = logging.getLogger(__name__)
@@ -154,3 +158,37 @@ def next_stage(session: Session, case_id: int) -> int | None:
         return None
     stage = case.escalation_stage + 1
     return stage if stage <= LAST_STAGE else None
+
+
+def awaiting(session: Session, routed_before: datetime, limit: int) -> list[tuple[int, int]]:
+    """Return (case id, next stage) of cases whose escalation timer should be running.
+
+    Those routed to someone who must acknowledge (a routing that paged, not a flood), neither
+    acknowledged nor closed, with a stage left; the longest waiting first.
+    """
+    paged = exists().where(CaseEvent.case_id == Case.id, CaseEvent.kind == CaseEventKind.ROUTED)
+    rows = session.execute(
+        select(Case.id, Case.escalation_stage)
+        .where(Case.status == CaseStatus.ROUTED, Case.routed_at < routed_before,
+               Case.acknowledged_at.is_(None), Case.closed_at.is_(None),
+               Case.escalation_stage < LAST_STAGE, paged)
+        .order_by(Case.routed_at, Case.id)
+        .limit(limit)
+    ).all()
+    return [(case_id, stage + 1) for case_id, stage in rows]
+
+
+def due_at(
+    session: Session, case_ids: Sequence[int], delays: Mapping[str, float] | None = None
+) -> dict[int, datetime]:
+    """Return when each case's next stage is due: its delay after its last stage, or routing."""
+    last = dict(session.execute(
+        select(CaseEvent.case_id, func.max(CaseEvent.created_at))
+        .where(CaseEvent.case_id.in_(case_ids), CaseEvent.kind == CaseEventKind.ESCALATED)
+        .group_by(CaseEvent.case_id)
+    ).tuples().all())
+    due = {}
+    for case in session.scalars(select(Case).where(Case.id.in_(case_ids))):
+        since = last.get(case.id) or case.routed_at or case.created_at
+        due[case.id] = aware(since) + timedelta(seconds=delay_for(case, delays))
+    return due

@@ -6,8 +6,9 @@ import logging
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
+from functools import cache
 
-from sqlalchemy import Integer, func, literal_column, select, update
+from sqlalchemy import Integer, Select, bindparam, func, literal_column, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, aliased
 
@@ -40,26 +41,22 @@ WOMAN_CATEGORIES = frozenset({"sexual_violence"})
 WOMAN_SEXES = frozenset({"girls", "both"})
 
 
-def levels_covering(
-    session: Session, case: Case, role: Role = Role.CHILD_PROTECTION
-) -> dict[int, list[FocalPoint]]:
-    """Return active focal points of a role covering the case's place, by distance.
+@cache
+def _covering(by_place: bool) -> Select[tuple[FocalPoint, int]]:
+    """Return the query of levels_covering, built once: its values are bound when run.
 
-    Distance 0 is the case's own location, 1 its parent, and so on up to the country: a
-    location covers everything below it. A case without a location is covered by those who
-    cover a top-level location (distance 0).
+    Building it (a recursive CTE over an alias) cost more than running it, every routing.
     """
-    base = select(FocalPoint, _ZERO.label("distance")).join(
-        FocalPointLocation, FocalPointLocation.focal_point_id == FocalPoint.id
-    )
-    if case.location_id is None:
+    if not by_place:
         top = select(Location.id).where(Location.parent_id.is_(None))
-        query = base.where(FocalPointLocation.location_id.in_(top))
+        query = select(FocalPoint, _ZERO.label("distance")).join(
+            FocalPointLocation, FocalPointLocation.focal_point_id == FocalPoint.id
+        ).where(FocalPointLocation.location_id.in_(top))
     else:
         # The case's location and all its ancestors, in one recursive query.
         chain = (
             select(Location.id, Location.parent_id, _ZERO.label("distance"))
-            .where(Location.id == case.location_id)
+            .where(Location.id == bindparam("location_id"))
             .cte("chain", recursive=True)
         )
         parent = aliased(Location)
@@ -73,13 +70,27 @@ def levels_covering(
             .join(FocalPointLocation, FocalPointLocation.focal_point_id == FocalPoint.id)
             .join(chain, chain.c.id == FocalPointLocation.location_id)
         )
-    query = query.where(
-        FocalPoint.active.is_(True), FocalPoint.role == role
+    return query.where(
+        FocalPoint.active.is_(True), FocalPoint.role == bindparam("role")
     ).order_by(FocalPoint.id)
 
+
+def levels_covering(
+    session: Session, case: Case, role: Role = Role.CHILD_PROTECTION
+) -> dict[int, list[FocalPoint]]:
+    """Return active focal points of a role covering the case's place, by distance.
+
+    Distance 0 is the case's own location, 1 its parent, and so on up to the country: a
+    location covers everything below it. A case without a location is covered by those who
+    cover a top-level location (distance 0).
+    """
+    query = _covering(case.location_id is not None)
+    values: dict[str, object] = {"role": role}
+    if case.location_id is not None:
+        values["location_id"] = case.location_id
     by_distance: dict[int, list[FocalPoint]] = defaultdict(list)
     nearest: dict[int, int] = {}
-    for focal_point, distance in session.execute(query):
+    for focal_point, distance in session.execute(query, values):
         # Categories are a JSON list: filtered here, portable across databases.
         if not focal_point.covers_category(case.category):
             continue
@@ -311,12 +322,17 @@ def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
         return None
     # Possible duplicate: found in this transaction, never in the way of the alert (links.py).
     link_quietly(session, case)
-    # A case routed before (a partial case, since completed) goes only to those it adds.
-    alerted = set(session.scalars(
-        select(OutboxMessage.focal_point_id).where(
-            OutboxMessage.case_id == case_id, OutboxMessage.purpose == OutboxPurpose.CASE_ALERT
+    # A case routed before (a partial case, since completed) goes only to those it adds: who
+    # had its alert and who had its contact SMS, in one query.
+    alerted: set[int | None] = set()
+    contacted: set[int | None] = set()
+    for focal_point_id, sent_purpose in session.execute(
+        select(OutboxMessage.focal_point_id, OutboxMessage.purpose).where(
+            OutboxMessage.case_id == case_id,
+            OutboxMessage.purpose.in_((OutboxPurpose.CASE_ALERT, OutboxPurpose.CONTACT)),
         )
-    ))
+    ):
+        (alerted if sent_purpose == OutboxPurpose.CASE_ALERT else contacted).add(focal_point_id)
     purpose, to = OutboxPurpose.CASE_ALERT, [fp for fp in recipients if fp.id not in alerted]
     if summary:
         purpose, to = OutboxPurpose.FLOOD_SUMMARY, plan.recipients
@@ -324,17 +340,16 @@ def route(session: Session, case_id: int, flood_limit: int) -> Routed | None:
                           urgent=case.is_urgent) for fp in to]
     session.add_all(rows)
     # The number a reporter agreed to be called on: a separate SMS, to assistance or services
-    # only (cases/contact.py); a flood pages nobody with it.
-    contacted = set(session.scalars(
-        select(OutboxMessage.focal_point_id).where(
-            OutboxMessage.case_id == case_id, OutboxMessage.purpose == OutboxPurpose.CONTACT
-        )
-    ))
-    contacts = [] if flood or not has_number(session, case) else [
+    # only (cases/contact.py); a flood pages nobody with it. The number is looked for only
+    # when someone could receive it.
+    contact_to = [] if flood else [
+        fp for fp in contact_recipients(case, recipients) if fp.id not in contacted
+    ]
+    contacts = [
         OutboxMessage(case_id=case_id, focal_point_id=fp.id, purpose=OutboxPurpose.CONTACT,
                       urgent=case.is_urgent)
-        for fp in contact_recipients(case, recipients) if fp.id not in contacted
-    ]
+        for fp in contact_to
+    ] if contact_to and has_number(session, case) else []
     session.add_all(contacts)
     session.add_all(_events(case, plan, recipients, flood,
                             [row.focal_point_id for row in rows]))

@@ -11,6 +11,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 
@@ -20,7 +21,6 @@ from flask import Flask
 from redis import Redis
 from redis.exceptions import RedisError
 from rq.exceptions import StopRequested
-from werkzeug.serving import BaseWSGIServer, make_server
 
 from gateway import create_app, logs
 from gateway.cases.spool import replay
@@ -36,8 +36,10 @@ def _logging() -> None:
     logs.configure(logging.INFO)
 
 
-# How long each process gets to stop on its own before it is killed.
+# How long each process gets to stop on its own before it is killed. The web server's covers
+# gunicorn's graceful_timeout (gateway/web/gunicorn_conf.py: requests in flight finish).
 WORKER_STOP_TIMEOUT = 10.0
+WEB_STOP_TIMEOUT = 25.0
 REDIS_STOP_TIMEOUT = 5.0
 
 
@@ -45,21 +47,34 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+@dataclass
+class _Child:
+    """A process `gateway serve` started, and the descendants it was last seen with: gunicorn's
+    workers, the RQ worker's scheduler. Orphaned when their parent dies, they would be out of
+    reach without this list."""
+
+    name: str
+    process: subprocess.Popen[bytes]
+    stop_timeout: float
+    tree: list[psutil.Process] = field(default_factory=list)
+
+    def remember(self) -> None:
+        _remember_descendants(self.process.pid, self.tree)
+
+
 @click.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--host", default="127.0.0.1", envvar="GATEWAY_BIND_HOST", show_default=True,
+              show_envvar=True, help="Address to listen on.")
 @click.option("--port", type=int, default=None, help="Port (default: PORT, else 5000).")
 def serve(host: str, port: int | None) -> None:
-    """Run the web server, a worker and its scheduler together; Ctrl-C stops all."""
+    """Run the web server (gunicorn), a worker and its scheduler together; Ctrl-C stops all."""
     # Ctrl-C (SIGINT) and a process manager's SIGTERM to this process alone stop the same way:
-    # the web server, then the worker and its scheduler, then the embedded Redis server.
+    # the web server and the worker with its scheduler together, then the embedded Redis server.
     signal.signal(signal.SIGINT, _raise_interrupt)
     signal.signal(signal.SIGTERM, _raise_interrupt)
     _logging()
     app = create_app()  # starts the embedded Redis server on the default
-    worker: subprocess.Popen[bytes] | None = None
-    worker_tree: list[psutil.Process] = []
-    server: BaseWSGIServer | None = None
-    web: threading.Thread | None = None
+    children: list[_Child] = []
     code = 0
     try:
         if app.config["EMBEDDED"]:
@@ -67,40 +82,10 @@ def serve(host: str, port: int | None) -> None:
         else:
             require_current(app)  # a configured database is migrated by `gateway db upgrade`
         port = port or app.config["PORT"]
-        env = dict(os.environ)
-        env.update(
-            {
-                "DATABASE_URL": app.config["DATABASE_URL"],
-                "REDIS_URL": app.config["REDIS_URL"] or connection_url(get_redis(app)),
-                "GATEWAY_SECRET_KEY": app.config["SECRET_KEY"],
-                "GATEWAY_ENCRYPTION_KEYS": ",".join(app.config["ENCRYPTION_KEYS"]),
-                "GATEWAY_DATA_DIR": app.config["DATA_DIR"],
-                # The worker serves no webhook, but with DATABASE_URL set it starts only with a
-                # token: the web's own, or (embedded default, none set) one that guards nothing.
-                "GATEWAY_WEBHOOK_TOKEN": app.config["WEBHOOK_TOKEN"] or secrets.token_urlsafe(32),
-            }
-        )
-        worker = subprocess.Popen([sys.executable, "-m", "gateway", "worker"], env=env)
-        server = make_server(host, port, app, threaded=True)
-        where = "embedded SQLite and Redis under " + app.config["DATA_DIR"]
-        if not app.config["EMBEDDED"]:
-            where = "the configured database and Redis"
-        click.echo(f"Gateway on http://{host}:{port} ({where})")
-        click.echo(f"  USSD callback:      http://{host}:{port}/africastalking/ussd")
-        click.echo(f"  Delivery reports:   http://{host}:{port}/africastalking/delivery-reports")
-        click.echo(f"  Incoming SMS:       http://{host}:{port}/africastalking/sms")
-        click.echo(f"  USSD session ends:  http://{host}:{port}/africastalking/ussd-events")
-        provider = chosen(app)
-        if provider == "android":
-            click.echo(f"  Phone's SMS events: http://{host}:{port}/smsgate/webhook"
-                       " (gateway smsgate register-webhooks)")
-        elif provider is None:
-            click.echo("  No SMS provider (AT_* or SMSGATE_* settings): SMS are kept unsent,"
-                       " and the log says so.")
-        web = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2},
-                               name="web", daemon=True)
-        web.start()
-        code = _supervise(web, worker, worker_tree)
+        children.append(_Child("worker", _start_worker(app), WORKER_STOP_TIMEOUT))
+        children.append(_Child("web server", _start_web(app, host, port), WEB_STOP_TIMEOUT))
+        _announce(app, host, port)
+        code = _supervise(children)
     except KeyboardInterrupt:
         click.echo("Stopping...")
     finally:
@@ -108,36 +93,105 @@ def serve(host: str, port: int | None) -> None:
         # every step below is bounded in time.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        if server is not None:
-            if web is not None and web.is_alive():
-                server.shutdown()  # waits for serve_forever to return: only if it runs
-            server.server_close()
-        if worker is not None:
-            _stop_worker(worker, worker_tree)
+        _stop(children)
         _stop_embedded_redis(app)
     click.echo("Stopped.")
     if code:
         sys.exit(code)
 
 
-def _supervise(
-    web: threading.Thread, worker: subprocess.Popen[bytes], worker_tree: list[psutil.Process]
-) -> int:
-    """Wait for a signal (KeyboardInterrupt), or for the worker or the web server to stop.
+def _shared_env(app: Flask) -> dict[str, str]:
+    """The environment of serve's processes: this one's, with the keys it uses (on the embedded
+    default, the generated ones under the data folder), so that all of them agree."""
+    env = dict(os.environ)
+    env.update(
+        {
+            "GATEWAY_SECRET_KEY": app.config["SECRET_KEY"],
+            "GATEWAY_ENCRYPTION_KEYS": ",".join(app.config["ENCRYPTION_KEYS"]),
+            "GATEWAY_DATA_DIR": app.config["DATA_DIR"],
+        }
+    )
+    return env
 
-    Keeps `worker_tree` up to date with the worker's descendants (RQ's scheduler process), which
-    would be orphaned, and so out of reach, if the worker died first. Returns the exit code.
+
+def _start_worker(app: Flask) -> subprocess.Popen[bytes]:
+    """Start `gateway worker` on this process's database and Redis server."""
+    env = _shared_env(app)
+    env.update(
+        {
+            "DATABASE_URL": app.config["DATABASE_URL"],
+            "REDIS_URL": app.config["REDIS_URL"] or connection_url(get_redis(app)),
+            # The worker serves no webhook, but with DATABASE_URL set it starts only with a
+            # token: the web's own, or (embedded default, none set) one that guards nothing.
+            "GATEWAY_WEBHOOK_TOKEN": app.config["WEBHOOK_TOKEN"] or secrets.token_urlsafe(32),
+        }
+    )
+    return subprocess.Popen([sys.executable, "-m", "gateway", "worker"], env=env)
+
+
+def _start_web(app: Flask, host: str, port: int) -> subprocess.Popen[bytes]:
+    """Start gunicorn with the web process's configuration (gateway/web/gunicorn_conf.py).
+
+    Its processes read the settings this one read, from the same environment: on the embedded
+    default they stay on it (no webhook token needed, desk cookies over http), and reach this
+    process's Redis server by its socket, given to the app factory, rather than start their own.
+    """
+    env = _shared_env(app)
+    env.update(
+        {
+            "GATEWAY_BIND_HOST": host,
+            "PORT": str(port),
+            "WEB_CONCURRENCY": str(app.config["WEB_CONCURRENCY"]),
+            # Several processes count hops together there (emptied by gunicorn at start).
+            "PROMETHEUS_MULTIPROC_DIR": os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+            or str(Path(app.config["DATA_DIR"]) / "web-metrics"),
+        }
+    )
+    factory = "create_app()"
+    if not app.config["REDIS_URL"]:
+        factory = f"create_app({{'REDIS_URL': {connection_url(get_redis(app))!r}}})"
+    command = [sys.executable, "-m", "gunicorn", "-c", "python:gateway.web.gunicorn_conf",
+               f"gateway:{factory}"]
+    return subprocess.Popen(command, env=env)
+
+
+def _announce(app: Flask, host: str, port: int) -> None:
+    """Print where the gateway listens, and its webhooks' addresses."""
+    where = "embedded SQLite and Redis under " + app.config["DATA_DIR"]
+    if not app.config["EMBEDDED"]:
+        where = "the configured database and Redis"
+    shown = f"[{host}]" if ":" in host else host
+    base = f"http://{shown}:{port}"
+    processes = app.config["WEB_CONCURRENCY"]
+    click.echo(f"Gateway on {base} ({where})")
+    click.echo(f"  Web server:         gunicorn, {processes} process{'es' * (processes > 1)}"
+               " (GATEWAY_WEB_CONCURRENCY), and a worker")
+    click.echo(f"  USSD callback:      {base}/africastalking/ussd")
+    click.echo(f"  Delivery reports:   {base}/africastalking/delivery-reports")
+    click.echo(f"  Incoming SMS:       {base}/africastalking/sms")
+    click.echo(f"  USSD session ends:  {base}/africastalking/ussd-events")
+    provider = chosen(app)
+    if provider == "android":
+        click.echo(f"  Phone's SMS events: {base}/smsgate/webhook"
+                   " (gateway smsgate register-webhooks)")
+    elif provider is None:
+        click.echo("  No SMS provider (AT_* or SMSGATE_* settings): SMS are kept unsent,"
+                   " and the log says so.")
+
+
+def _supervise(children: list[_Child]) -> int:
+    """Wait for a signal (KeyboardInterrupt), or for one of the children to stop.
+
+    Keeps each child's list of descendants up to date. Returns the exit code.
     """
     while True:
-        returncode = worker.poll()
-        if returncode is not None:
-            click.echo(f"The worker stopped unexpectedly (exit code {returncode}): stopping.",
-                       err=True)
-            return 1
-        if not web.is_alive():
-            click.echo("The web server stopped unexpectedly: stopping.", err=True)
-            return 1
-        _remember_descendants(worker.pid, worker_tree)
+        for child in children:
+            returncode = child.process.poll()
+            if returncode is not None:
+                click.echo(f"The {child.name} stopped unexpectedly (exit code {returncode}):"
+                           " stopping.", err=True)
+                return 1
+            child.remember()
         time.sleep(0.5)
 
 
@@ -149,18 +203,26 @@ def _remember_descendants(pid: int, known: list[psutil.Process]) -> None:
     known.extend(child for child in children if child not in known)
 
 
-def _stop_worker(worker: subprocess.Popen[bytes], tree: list[psutil.Process]) -> None:
-    """Stop the worker (RQ's warm shutdown on SIGTERM), killing it after a timeout, and its
-    scheduler process with it."""
-    _remember_descendants(worker.pid, tree)
-    if worker.poll() is None:
-        worker.send_signal(signal.SIGTERM)
+def _stop(children: list[_Child]) -> None:
+    """Stop the children together (SIGTERM: gunicorn's graceful stop, RQ's warm shutdown),
+    killing any that outlives its timeout, then whatever they leave behind."""
+    for child in children:
+        child.remember()
+        if child.process.poll() is None:
+            child.process.send_signal(signal.SIGTERM)
+    for child in children:
         try:
-            worker.wait(timeout=WORKER_STOP_TIMEOUT)
+            child.process.wait(timeout=child.stop_timeout)
         except subprocess.TimeoutExpired:
-            worker.kill()
-            worker.wait()
-    # The worker stops its scheduler on the way out; not if it was killed or died.
+            child.process.kill()
+            child.process.wait()
+    # Each stops its own processes on the way out; not if it was killed or died.
+    tree = [process for child in children for process in child.tree]
+    # And a child started in the instant a signal came, before it was on the list.
+    try:
+        tree += psutil.Process().children(recursive=True)
+    except psutil.Error:
+        pass
     _gone, alive = psutil.wait_procs(tree, timeout=2)
     for process in alive:
         try:

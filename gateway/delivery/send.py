@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cached_property
 
 from flask import Flask
 from sqlalchemy import select, update
@@ -31,7 +33,7 @@ from gateway.storage.models import (
     OutboxStatus,
     utcnow,
 )
-from workers.enqueue import enqueue_send, escalate_now
+from workers.enqueue import enqueue_send, enqueue_sends, escalate_now
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,12 @@ RECIPIENT_DEACTIVATED = "recipient deactivated"
 # Seconds a send waiting its turn stays away: at least a little (no busy loop), at most a
 # while, then it checks its place again (the sweep leaves alone a row touched within a minute).
 MIN_WAIT, MAX_WAIT = 0.2, 30.0
+# A routing job sends its case's messages itself for at most this long (one job per case, not
+# one per message); what is left then goes to send jobs of its own. With at most one more send
+# begun (Africa's Talking's SDK times out after about 12 s, the Android phone's client after
+# 25, a paced send sleeps 1 s at most), the routing job ends within its timeout
+# (workers/enqueue.py ROUTE_TIMEOUT, 30 s).
+INLINE_BUDGET = 3.0
 # What a final outcome adds to its case's history.
 EVENTS = {
     OutboxStatus.SENT: CaseEventKind.SMS_SENT,
@@ -84,7 +92,7 @@ class _Outgoing:
     def to_reporter(self) -> bool:
         return self.focal_point_id is None
 
-    @property
+    @cached_property
     def segments(self) -> int:
         return sms_segments(self.text)
 
@@ -229,23 +237,26 @@ def _finish(
     provider: str | None = None,
 ) -> None:
     """Record the final outcome of a message and add it to its case's history."""
+    values: dict[str, object] = {
+        "status": status, "last_error": last_error, "segments": out.segments,
+    }
+    if out.to_reporter:
+        values.update(recipient=None, body=None)  # the number must not outlive the message
+    if provider is not None:
+        values["provider"] = provider
+    if result is not None:
+        values["provider_status_code"] = result.status_code
+        if result.accepted:
+            values.update(provider_message_id=result.message_id, cost=result.cost,
+                          sent_at=utcnow())
     with session_scope(app) as session:
-        row = session.get(OutboxMessage, out.outbox_id)
-        if row is None:
+        # One UPDATE, not a read then a write: the row is not loaded again.
+        changed = session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == out.outbox_id).values(**values)
+            .execution_options(synchronize_session=False)
+        ).rowcount
+        if changed != 1:
             return
-        row.status = status
-        row.last_error = last_error
-        if out.to_reporter:
-            _erase(row, status, last_error)  # the number must not outlive the message
-        row.segments = out.segments
-        if provider is not None:
-            row.provider = provider
-        if result is not None:
-            row.provider_status_code = result.status_code
-            if result.accepted:
-                row.provider_message_id = result.message_id
-                row.cost = result.cost
-                row.sent_at = utcnow()
         detail: dict[str, object] = {"outbox_id": out.outbox_id}
         if out.to_reporter:
             detail["purpose"] = out.purpose
@@ -319,6 +330,30 @@ def send(app: Flask, outbox_id: int, deferral: int = 0, slot: float | None = Non
                 last_error=f"technical failure: {type(exc).__name__}: delivery unknown")
         return
     _record(app, out, result, provider.name)
+
+
+def send_routed(app: Flask, outbox_ids: Sequence[int], urgent: bool) -> None:
+    """Send a just-routed case's messages from its routing job, each as its send job would.
+
+    One job per case instead of one per message: each row is still claimed, paced, retried
+    (a retry is a send job of its own) and recorded alone. What is left when the budget is
+    spent, or after an unexpected error, is queued as ordinary send jobs.
+    """
+    started = time.monotonic()
+    for index, outbox_id in enumerate(outbox_ids):
+        if time.monotonic() - started > INLINE_BUDGET:
+            enqueue_sends(app, ((row_id, urgent) for row_id in outbox_ids[index:]))
+            return
+        try:
+            send(app, outbox_id)
+        except Exception as exc:  # noqa: BLE001 - the job's boundary: the rest still goes out
+            # Only the class: a database error's text may hold the row's values.
+            log.error("outbox %s: %s while sent by its routing job: queued as send jobs",
+                      outbox_id, type(exc).__name__)
+            # A row this run claimed is not claimable again: the sweep's interrupted path
+            # decides its fate, as after a send job that failed the same way.
+            enqueue_sends(app, ((row_id, urgent) for row_id in outbox_ids[index:]))
+            return
 
 
 def _record(app: Flask, out: _Outgoing, result: SendResult, provider: str) -> None:

@@ -115,6 +115,12 @@ def limit_address(address: str, app: Flask | None = None) -> bool:
     return hit("address", address_key(address), app.config["RATE_PER_ADDRESS"], app)
 
 
+def address_counter(address: str, app: Flask | None = None) -> Limit | None:
+    """Return a source address's rate counter (IPv6: its /64), counted in a hop's own trip."""
+    app = app or current_app
+    return counter("address", address_key(address), app.config["RATE_PER_ADDRESS"], app)
+
+
 def count_refusal(reason: str, app: Flask | None = None) -> None:
     """Add one to the count of requests refused for a reason."""
     try:

@@ -19,7 +19,13 @@ from gateway.conversation import get_engine
 from gateway.delivery.receipts import record_report
 from gateway.privacy.numbers import e164
 from gateway.storage.db import session_scope
-from gateway.web.guard import protect
+from gateway.web.guard import (
+    address_refused,
+    count_address,
+    counts_address_itself,
+    deferred_address_limit,
+    protect,
+)
 from workers.enqueue import enqueue_inbound, escalate_now
 
 log = logging.getLogger(__name__)
@@ -35,6 +41,7 @@ def _plain(body: str, status: int = 200) -> Response:
 
 
 @bp.post("/ussd")
+@counts_address_itself  # with the session's lock, in the hop's first trip to Redis
 def ussd_hop() -> Response:
     """Answer one USSD hop with a CON or END screen."""
     form = request.form
@@ -42,13 +49,17 @@ def ussd_hop() -> Response:
     raw_phone = form.get("phoneNumber", "")
     text = form.get("text", "")
     if not session_id or not raw_phone.strip() or len(session_id) > 200 or len(text) > MAX_FIELD:
-        return _plain("Bad request\n", 400)
+        return count_address() or _plain("Bad request\n", 400)
     phone = e164(raw_phone)
     if phone is None:
         # Never guessed at (nor logged): the caller gets a proper END screen, nothing is kept.
         log.warning("USSD hop from a number not in E.164 form: refused")
-        return _plain(get_engine().failure(None).ussd())
-    screen: Screen = ussd.answer_hop(session_id=session_id, phone=phone, text=text)
+        return count_address() or _plain(get_engine().failure(None).ussd())
+    try:
+        screen: Screen = ussd.answer_hop(session_id=session_id, phone=phone, text=text,
+                                         address_limit=deferred_address_limit())
+    except ussd.AddressOverLimit:
+        return address_refused()
     return _plain(screen.ussd())
 
 

@@ -5,7 +5,11 @@ or an IPv6 /32 (gateway.config); an IPv6 source is rate limited by its /64
 (privacy.limits.address_key), since one host may hold a whole /64.
 
 `protect(bp)` puts the guard in front of every route of a blueprint, so a webhook added to it
-later is guarded without a line of its own. A refused request is counted
+later is guarded without a line of its own. A route marked `counts_address_itself` (the USSD
+hop) counts the rate per address in its own Redis trip (privacy.limits.address_counter, taken
+with the session's lock in one script) instead of one more here: it must call
+`address_refused()` when that count is over, and `count_address()` on any path that answers
+without that trip. A refused request is counted
 (privacy.limits.refusal_counts) and logged by reason, path and source address: never its body,
 never its query string (the token travels there).
 """
@@ -16,15 +20,19 @@ import hmac
 import ipaddress
 import logging
 from collections.abc import Callable, Iterable
+from typing import TypeVar
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 
-from gateway.privacy.limits import count_refusal, limit_address
+from gateway.privacy.limits import Limit, address_counter, count_refusal, limit_address
 
 log = logging.getLogger(__name__)
 
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+View = TypeVar("View", bound=Callable[..., Response])
+
+_COUNTS_ITSELF = "_gateway_counts_address_itself"
 
 
 def check_token() -> Response | None:
@@ -133,9 +141,44 @@ def guard(authenticate: Callable[[], bool] | None = None) -> Response | None:
         return refuse("nul_byte", 400, address)
     # The provider's own addresses carry every caller's hops: limiting them would slow every
     # caller at once during a surge. Callers are limited one by one (by pseudonym) instead.
-    if not allowed and not limit_address(str(address or "unknown"), app):
-        return refuse("address_rate", 429, address)
+    if not allowed:
+        who = str(address or "unknown")
+        view = app.view_functions.get(request.endpoint or "")
+        if getattr(view, _COUNTS_ITSELF, False):
+            # Counted by the route in its own trip to Redis (see the module's docstring).
+            g.webhook_address = (address, address_counter(who, app))
+        elif not limit_address(who, app):
+            return refuse("address_rate", 429, address)
     return None
+
+
+def counts_address_itself(view: View) -> View:
+    """Mark a guarded route that counts the rate per address in its own Redis trip."""
+    setattr(view, _COUNTS_ITSELF, True)
+    return view
+
+
+def deferred_address_limit() -> Limit | None:
+    """Return the rate counter of this request's address that the route is to count, if any."""
+    found = g.get("webhook_address")
+    return found[1] if found is not None else None
+
+
+def address_refused() -> Response:
+    """Refuse this request as over the rate per address (counted by the route)."""
+    found = g.get("webhook_address")
+    return refuse("address_rate", 429, found[0] if found is not None else None)
+
+
+def count_address() -> Response | None:
+    """Count this request against the rate per address, when the route did not; the refusal
+    once it is over, else None."""
+    found = g.pop("webhook_address", None)
+    if found is None or found[1] is None:
+        return None
+    if limit_address(str(found[0] or "unknown")):
+        return None
+    return refuse("address_rate", 429, found[0])
 
 
 def protect(bp: Blueprint, authenticate: Callable[[], bool] | None = None) -> None:

@@ -7,7 +7,8 @@ systemd unit and the container all run exactly that). Settings come from the env
   on the same machine that terminates TLS. Set `GATEWAY_BIND_HOST=0.0.0.0` only where the proxy is
   on another machine or is the platform's router (a PaaS, a container): the webhooks' token
   travels in the URL and must never cross a network in plain HTTP.
-- `WEB_CONCURRENCY` (2) processes of 4 threads (benchmarks/RESULTS.md says why).
+- `WEB_CONCURRENCY` (2) processes of 4 threads (benchmarks/RESULTS.md says why). `gateway serve`
+  runs this same configuration, with `WEB_CONCURRENCY` set from `GATEWAY_WEB_CONCURRENCY`.
 - `PROMETHEUS_MULTIPROC_DIR`: created when missing and emptied at start (files of processes of a
   previous start would be counted again), a dead process's gauges dropped.
 """
@@ -20,13 +21,20 @@ from typing import Any
 
 from prometheus_client import multiprocess
 
-bind = f"{os.environ.get('GATEWAY_BIND_HOST', '127.0.0.1')}:{os.environ.get('PORT', '5000')}"
+_host = os.environ.get("GATEWAY_BIND_HOST", "127.0.0.1")
+if ":" in _host and not _host.startswith("["):
+    _host = f"[{_host}]"  # an IPv6 address, e.g. ::1
+bind = f"{_host}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 worker_class = "gthread"
 threads = 4
 # A hop answers in milliseconds; Africa's Talking gives up on a hop after about 10 s.
 timeout = 30
 graceful_timeout = 20
+# No control socket (gunicorn 25.1+ makes one at ~/.gunicorn/gunicorn.ctl by default): every
+# gunicorn of the machine's user would share that one path, each taking it from the last; the
+# processes are stopped and sized by signals and the environment, as above.
+control_socket_disable = True
 # One format for every line: gunicorn's own error and access lines go through the gateway's
 # formatter (JSON, or text on a terminal: GATEWAY_LOG_FORMAT); access lines carry no query
 # string, where the webhook token travels.

@@ -49,7 +49,8 @@ def test_a_new_case_without_a_job_gets_routed(app: Flask, at_api: StandInAPI) ->
     fresh = add_case(app, "CF521")  # its job may still be on its way: left to it
 
     counts = run_sweep(app)
-    assert counts == {"cases": 1, "queued": 0, "retrying": 0, "interrupted": 0, "sms": 0}
+    assert counts == {"cases": 1, "queued": 0, "retrying": 0, "interrupted": 0, "sms": 0,
+                      "escalations": 0}
     assert run_sweep(app)["cases"] == 0  # its routing job is queued: not queued twice
     work(app)
 
@@ -202,3 +203,57 @@ def test_schedule_sweeps_survives_redis_being_down(
     loop.join(timeout=3)
     assert not loop.is_alive()
     assert caplog.text.count("sweep not scheduled, Redis refused: ConnectionError") >= 2
+
+
+def test_missing_escalation_timers_are_set_again_from_the_database(
+    app: Flask, at_api: StandInAPI
+) -> None:
+    from rq.registry import ScheduledJobRegistry
+    from sqlalchemy import update as sql_update
+
+    from gateway.storage.db import session_scope
+    from gateway.storage.models import Case, CaseEvent, CaseEventKind
+    from tests.deployment import OUAKA_BACKUP_PHONE, standard
+    from workers.enqueue import escalation_job_id
+
+    standard(app)
+    due, waiting = (add_case(app, "CF521", status=CaseStatus.ROUTED) for _ in range(2))
+    with session_scope(app) as session:
+        for case_id, routed in ((due, minutes_ago(31)), (waiting, minutes_ago(1))):
+            session.execute(sql_update(Case).where(Case.id == case_id).values(routed_at=routed))
+            session.add(CaseEvent(case_id=case_id, kind=CaseEventKind.ROUTED, detail={}))
+        session.commit()
+
+    assert run_sweep(app)["escalations"] == 2
+    assert run_sweep(app)["escalations"] == 0  # their jobs are there now: not twice
+    scheduled = ScheduledJobRegistry(queues.URGENT, connection=app.extensions["redis"])
+    assert scheduled.get_job_ids() == [escalation_job_id(waiting, 1)]  # due in 29 minutes
+    work(app)  # the due one escalates now, to the backup
+    assert case_of(app, due).escalation_stage == 1
+    assert case_of(app, waiting).escalation_stage == 0
+    sent = [m["form"]["to"] for m in at_api.messages]  # its nearest level (no alert row here)
+    assert OUAKA_BACKUP_PHONE in sent and len(set(sent)) == len(sent)
+
+
+def test_a_started_job_whose_worker_is_gone_is_released_and_its_work_queued_again(
+    app: Flask,
+) -> None:
+    from rq.executions import Execution
+    from rq.job import JobStatus
+
+    from workers.lifecycle import abandoned_jobs
+
+    ouaka(app)
+    case_id = add_case(app, "CF521")
+    assert enqueue_route(app, case_id, True)
+    queue = app.extensions["queues"][queues.URGENT]
+    job = queue.dequeue_any([queue], None, connection=app.extensions["redis"])[0]
+    with app.extensions["redis"].pipeline() as pipeline:  # a worker took it, then died
+        job.prepare_for_execution("a-dead-worker", pipeline)
+        Execution.create(job, 600, pipeline=pipeline, worker_name="a-dead-worker")
+        pipeline.execute()
+    assert run_sweep(app)["cases"] == 1  # young as it is: its worker died with it
+    assert Job.fetch(job.id, connection=app.extensions["redis"]).get_status() == JobStatus.QUEUED
+    assert abandoned_jobs(queues.all_queues(app)) == []
+    work(app)
+    assert case_of(app, case_id).status == CaseStatus.ROUTED

@@ -1,5 +1,8 @@
 """USSD session-end notifications: a report the network cut off is saved as a partial case.
 
+Every session's end also writes the caller's chosen language to the reporters table (hops keep
+it in Redis only, gateway.channels.reporters).
+
 Africa's Talking posts one when a session ends. A session that ends Incomplete or Failed after
 the caller gave a category and a place becomes a partial alert, routed like any other, and its
 caller may continue it on their next call (gateway.resume). The event's `input` and
@@ -18,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from flows import Submission
 from gateway.cases.intake import create_case, source_key
 from gateway.channels.relay import RELAY_ANSWER, REPORTER_ONLY, relayer_of
+from gateway.channels.reporters import remember_language
 from gateway.channels.ussd import get_sessions, resume
 from gateway.channels.ussd.sessions import UssdRecord
 from gateway.conversation import get_engine
@@ -71,17 +75,28 @@ def _save_partial(
         return case.id, created, case.partial, case.is_urgent
 
 
+def _remember_language(record: UssdRecord | None, caller: str) -> None:
+    """Write the language the session's caller chose to the database (for SMS replies)."""
+    language = record.state.get("lang") if record is not None else None
+    if language:
+        remember_language(caller, language)
+
+
 def session_ended(*, session_id: str, phone: str, status: str) -> int | None:
     """Save a report cut off by the network as a partial case; return its id, else None.
 
-    Safe to receive twice: the session record remembers that its end was handled.
+    Every session's end also writes the language its caller chose to the reporters table,
+    off the hops (which keep it in Redis only). Safe to receive twice: the session record
+    remembers that its end was handled.
     """
-    if status not in CUT_STATUSES:
-        return None
     caller = caller_pseudonym(phone)
     sessions = get_sessions()
+    if status not in CUT_STATUSES:
+        _remember_language(sessions.load(session_id), caller)
+        return None
     with sessions.locked(session_id):
         record = sessions.load(session_id)
+        _remember_language(record, caller)
         if record is None or record.end or record.extra.get(ENDED):
             return None
         if not is_cut_report(record.state):

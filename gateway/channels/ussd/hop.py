@@ -23,12 +23,12 @@ from gateway.channels.relay import (
     may_relay,
     relayer_of,
 )
-from gateway.channels.reporters import remember_language
+from gateway.channels.reporters import language_key, language_seconds
 from gateway.channels.submit import STATUS_FLOW, answer_status, file_report, route
 from gateway.channels.ussd import get_sessions, resume
-from gateway.channels.ussd.sessions import OverLimit, UssdRecord
+from gateway.channels.ussd.sessions import Memo, OverLimit, UssdRecord
 from gateway.conversation import get_catalogs, get_engine
-from gateway.privacy.limits import caller_counter, caller_refused
+from gateway.privacy.limits import Limit, caller_counter, caller_refused
 from gateway.privacy.pseudonyms import caller_pseudonym
 from gateway.storage.db import session_scope
 from gateway.storage.models import Channel
@@ -36,6 +36,10 @@ from gateway.storage.models import Channel
 log = logging.getLogger(__name__)
 
 Submit = Callable[[Submission], Mapping[str, str]]
+
+
+class AddressOverLimit(Exception):
+    """The hop's source address is over its rate limit (counted in the hop's first trip)."""
 
 
 def new_inputs(previous: str | None, text: str) -> list[str]:
@@ -109,7 +113,7 @@ def _flags(phone: str) -> tuple[str, ...]:
 
 
 def _advance(
-    record: UssdRecord | None, text: str, caller: str, submit: Submit, phone: str = ""
+    record: UssdRecord | None, text: str, submit: Submit, phone: str = ""
 ) -> tuple[dict, Screen]:
     engine = get_engine()
     if record is None:
@@ -122,15 +126,23 @@ def _advance(
     else:
         state, screen = record.state, Screen(record.screen, record.end)
         previous = record.text
-    chosen = state.get("lang")
     for given in new_inputs(previous, text):
         if screen.end:
             break
         state, screen = engine.advance(state, given, submit)
-    if state.get("lang") and state.get("lang") != chosen:
-        # Kept for the replies to the reporter's SMS only: USSD never reads it back.
-        remember_language(caller, state["lang"])
     return state, screen
+
+
+def _language_memo(before: UssdRecord | None, state: dict, caller: str) -> Memo | None:
+    """Return the caller's language to keep beside the session when this hop chose it.
+
+    Kept for the replies to the reporter's SMS only (USSD never reads it back), in Redis by a
+    digest of the pseudonym, in the hop's save script: no database work on the hop.
+    """
+    lang = state.get("lang")
+    if not lang or (before is not None and before.state.get("lang") == lang):
+        return None
+    return Memo(language_key(caller), lang, language_seconds())
 
 
 def _try_later(record: UssdRecord | None) -> Screen:
@@ -143,14 +155,20 @@ def _try_later(record: UssdRecord | None) -> Screen:
     return Screen(text=fit_end(text), end=True)
 
 
-def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
-    """Answer one hop; whatever fails, the caller gets a proper END screen."""
+def answer_hop(
+    *, session_id: str, phone: str, text: str, address_limit: Limit | None = None
+) -> Screen:
+    """Answer one hop; whatever fails, the caller gets a proper END screen.
+
+    address_limit: the source address's rate counter, counted with the session's lock in one
+    trip (gateway.web.guard.counts_address_itself); over it, AddressOverLimit is raised.
+    """
     engine = get_engine()
     language: str | None = None
     try:
         caller = caller_pseudonym(phone)
         sessions = get_sessions()
-        with sessions.hop(session_id, caller_counter(caller, "ussd")) as hop:
+        with sessions.hop(session_id, address_limit, caller_counter(caller, "ussd")) as hop:
             record = hop.record
             if record is not None:
                 language = engine.language_of(record.state)
@@ -161,7 +179,7 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
             if answered is None:
                 extra = record.extra if record is not None else {}
                 submit = _submitter(session_id, caller, phone, extra.get(resume.RESUMED_KEY))
-                state, screen = _advance(record, text, caller, submit, phone)
+                state, screen = _advance(record, text, submit, phone)
                 offered = resume.offer(record, state, caller)
                 if offered is not None:
                     # The language is chosen: a cut report of this caller may be continued.
@@ -182,16 +200,19 @@ def answer_hop(*, session_id: str, phone: str, text: str) -> Screen:
             else:
                 state, screen, extra = answered
             language = engine.language_of(state)
+            memo = _language_memo(hop.record, state, caller)
             record = UssdRecord(
                 state=state, text=text, screen=screen.text, end=screen.end, extra=extra
             )
             try:
-                hop.save(record)
+                hop.save(record, memo)
             except RedisError as exc:
                 # The case (if any) is committed: the caller still gets their screen.
                 log.error("USSD session not saved: %s", type(exc).__name__)
             return screen
     except OverLimit as over:
+        if over.limit is not None and over.limit == address_limit:
+            raise AddressOverLimit() from None
         caller_refused("ussd")
         return _try_later(over.record)
     except (RedisError, TimeoutError) as exc:

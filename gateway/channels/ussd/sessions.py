@@ -1,9 +1,10 @@
 """USSD session state in Redis, keyed by the provider's session id, with an idle expiry.
 
-A hop costs two round trips: one script takes the session's lock and reads its record (and
-counts the caller's request against their rate limit), one stores the record and releases the
-lock. Records are encrypted (storage.crypto) in this process before the store script and
-decrypted after the read script: Redis only ever holds ciphertexts of a caller's answers.
+A hop costs two round trips: one script counts the request against its rate limits (the
+source address's and the caller's), takes the session's lock and reads its record; one stores
+the record (and the caller's language, gateway.channels.reporters) and releases the lock.
+Records are encrypted (storage.crypto) in this process before the store script and decrypted
+after the read script: Redis only ever holds ciphertexts of a caller's answers.
 """
 
 from __future__ import annotations
@@ -32,14 +33,16 @@ LOCK_SECONDS = 15  # a hop never holds its session longer: the lock expires by i
 WAIT_SECONDS = 8  # a hop waits this long for another hop of its session, then gives up
 POLL_SECONDS = 0.01
 
-# KEYS: lock, record, [counter]; ARGV: token, lock ms, [limit, window seconds].
+# KEYS: lock, record, then the rate counters (the address's, the caller's: each may be absent);
+# ARGV: token, lock ms, then a limit and a window in seconds for each counter.
 # Returns {1, record} with the lock taken (also when a retried call took it), {0} while
-# another hop holds it, {-1, record} over the limit.
+# another hop holds it, {-n, record} over the limit of KEYS[2 + n] (counted in order: a
+# request over an earlier limit is not counted against a later one).
 _TAKE = """
-if KEYS[3] then
-  redis.call('SET', KEYS[3], 0, 'EX', ARGV[4], 'NX')
-  if redis.call('INCR', KEYS[3]) > tonumber(ARGV[3]) then
-    return {-1, redis.call('GET', KEYS[2])}
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], 0, 'EX', ARGV[2 * i - 2], 'NX')
+  if redis.call('INCR', KEYS[i]) > tonumber(ARGV[2 * i - 3]) then
+    return {2 - i, redis.call('GET', KEYS[2])}
   end
 end
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
@@ -48,10 +51,15 @@ if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2])
 end
 return {0}
 """
-# KEYS: record, lock; ARGV: record (empty: only release), expiry seconds, token.
+# KEYS: record, lock, [memo]; ARGV: record (empty: only release), expiry seconds, token,
+# [memo value, memo expiry seconds]. The memo is a small value kept beside the session (the
+# caller's language, by pseudonym digest) in the same trip.
 _PUT = """
 if ARGV[1] ~= '' then
   redis.call('SET', KEYS[1], ARGV[1], 'EX', ARGV[2])
+end
+if KEYS[3] then
+  redis.call('SET', KEYS[3], ARGV[4], 'EX', ARGV[5])
 end
 if redis.call('GET', KEYS[2]) == ARGV[3] then
   redis.call('DEL', KEYS[2])
@@ -91,9 +99,12 @@ class Hop:
         self.record = record
         self.released = False
 
-    def save(self, record: UssdRecord) -> None:
-        """Store the record (refreshing the idle expiry) and release the lock, in one trip."""
-        self.store._put(self.session_id, self.token, self.store._seal(record))
+    def save(self, record: UssdRecord, memo: Memo | None = None) -> None:
+        """Store the record (refreshing the idle expiry) and release the lock, in one trip.
+
+        memo: a small value to keep beside the session in the same trip (key, value, seconds).
+        """
+        self.store._put(self.session_id, self.token, self.store._seal(record), memo)
         self.released = True
 
     def release(self) -> None:
@@ -103,12 +114,22 @@ class Hop:
             self.store._put(self.session_id, self.token, "")
 
 
-class OverLimit(Exception):
-    """The caller is over their rate limit; carries the session's record for its language."""
+@dataclass(frozen=True)
+class Memo:
+    """A value kept beside a session when it is saved: its key, value and expiry in seconds."""
 
-    def __init__(self, record: UssdRecord | None) -> None:
-        super().__init__("caller over the rate limit")
+    key: str
+    value: str
+    seconds: int
+
+
+class OverLimit(Exception):
+    """The hop is over a rate limit; carries which one and the session's record (its language)."""
+
+    def __init__(self, record: UssdRecord | None, limit: Limit | None = None) -> None:
+        super().__init__("over the rate limit")
         self.record = record
+        self.limit = limit
 
 
 class UssdSessions:
@@ -152,24 +173,26 @@ class UssdSessions:
         self.redis.set(self._key(session_id), self._seal(record), ex=self.ttl)
 
     @contextmanager
-    def hop(self, session_id: str, limit: Limit | None = None) -> Iterator[Hop]:
+    def hop(self, session_id: str, *limits: Limit | None) -> Iterator[Hop]:
         """Take the session's lock and read its record in one trip; release it at the end.
 
-        Hops of one session are serialised, so a repeated hop never advances it twice. With a
-        limit, the hop is first counted against it: over it, OverLimit is raised unlocked.
+        Hops of one session are serialised, so a repeated hop never advances it twice. Each
+        limit given (None: unlimited) is first counted, in order, in the same trip: over one,
+        OverLimit is raised (naming it) without the lock, and the later ones are not counted.
         """
         key = self._key(session_id)
         token = uuid.uuid4().hex
-        keys = [key + ":lock", key]
+        counted = [limit for limit in limits if limit is not None]
+        keys = [key + ":lock", key] + [limit.key for limit in counted]
         args: list[Any] = [token, LOCK_SECONDS * 1000]
-        if limit is not None:
-            keys.append(limit.key)
+        for limit in counted:
             args += [limit.count, limit.seconds + 1]
         deadline = time.monotonic() + WAIT_SECONDS
         while True:
             found = self._take(keys=keys, args=args)
-            if found[0] == -1:
-                raise OverLimit(self._record(found[1] if len(found) > 1 else None))
+            if found[0] < 0:
+                over = counted[-found[0] - 1]
+                raise OverLimit(self._record(found[1] if len(found) > 1 else None), over)
             if found[0] == 1:
                 break
             if time.monotonic() >= deadline:
@@ -186,9 +209,14 @@ class UssdSessions:
             except Exception:  # noqa: BLE001 - an expired lock must not break the answer
                 pass
 
-    def _put(self, session_id: str, token: str, raw: str) -> None:
+    def _put(self, session_id: str, token: str, raw: str, memo: Memo | None = None) -> None:
         key = self._key(session_id)
-        self._put_script(keys=[key, key + ":lock"], args=[raw, self.ttl, token])
+        keys = [key, key + ":lock"]
+        args: list[Any] = [raw, self.ttl, token]
+        if memo is not None:
+            keys.append(memo.key)
+            args += [memo.value, memo.seconds]
+        self._put_script(keys=keys, args=args)
 
     @contextmanager
     def locked(self, session_id: str) -> Iterator[None]:
