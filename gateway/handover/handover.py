@@ -32,14 +32,13 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from gateway.cases.contact import contact_recipients, has_number
-from gateway.cases.escalation import LAST_STAGE, delay_for
+from gateway.cases.escalation import LAST_STAGE, due_at
 from gateway.cases.routing import WOMAN_CATEGORIES, WOMAN_SEXES, levels_covering
 from gateway.errors import GatewayError
 from gateway.storage.db import session_scope
@@ -58,7 +57,6 @@ from gateway.storage.models import (
     OutboxPurpose,
     OutboxStatus,
     Role,
-    aware,
     utcnow,
 )
 from workers.enqueue import enqueue_sends, escalation_job_id, live_jobs, schedule_escalation
@@ -430,16 +428,6 @@ def _apply(session: Session, plan: HandoverPlan) -> list[tuple[int, bool]]:
     return [(row.id, row.urgent) for row in outbox]
 
 
-def _since(session: Session, case: Case) -> datetime:
-    """Return when the case's current escalation delay started: its last stage, or routing."""
-    last = session.scalar(
-        select(CaseEvent.created_at)
-        .where(CaseEvent.case_id == case.id, CaseEvent.kind == CaseEventKind.ESCALATED)
-        .order_by(CaseEvent.id.desc()).limit(1)
-    )
-    return aware(last or case.routed_at or case.created_at)
-
-
 def _rearm(app: Flask, plan: HandoverPlan) -> int:
     """Schedule again the next stage of moved cases whose timer is gone; return how many."""
     moves = [move for move in plan.cases if move.escalation_pending]
@@ -447,16 +435,15 @@ def _rearm(app: Flask, plan: HandoverPlan) -> int:
         return 0
     with session_scope(app) as session:
         cases = {move.case_id: session.get(Case, move.case_id) for move in moves}
-        wanted = {}
-        for case_id, case in cases.items():
-            if case is None or case.acknowledged_at is not None or case.closed_at is not None:
-                continue
-            stage = case.escalation_stage + 1
-            if stage > LAST_STAGE:
-                continue
-            due = _since(session, case) + timedelta(
-                seconds=delay_for(case, app.config.get("ESCALATION_DELAYS")))
-            wanted[case_id] = (stage, max((due - utcnow()).total_seconds(), 0.0))
+        waiting = [case_id for case_id, case in cases.items()
+                   if case is not None and case.acknowledged_at is None
+                   and case.closed_at is None and case.escalation_stage < LAST_STAGE]
+        # When each next stage is due: the same rule as the sweep's (escalation.due_at).
+        due = due_at(session, waiting, app.config.get("ESCALATION_DELAYS"))
+        now = utcnow()
+        wanted = {case_id: (cases[case_id].escalation_stage + 1,  # type: ignore[union-attr]
+                            max((due[case_id] - now).total_seconds(), 0.0))
+                  for case_id in waiting}
     ids = [escalation_job_id(case_id, stage, now) for case_id, (stage, _) in wanted.items()
            for now in (False, True)]
     live = live_jobs(app, ids)
